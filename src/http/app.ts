@@ -1,0 +1,92 @@
+// createApp(deps): the HTTP surfaces composed on one Elysia instance. No listen(), no env: tests
+// call app.handle() or serve it on port 0, main.ts serves it for real.
+import { randomUUID } from "node:crypto";
+import { Elysia } from "elysia";
+import type { Executor } from "../executor.ts";
+import { GatewayError } from "../hub.ts";
+import type { Logger } from "../log.ts";
+import type { Pool } from "../pool/pool.ts";
+import { errorResponse, type Surface } from "./errors.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { openAIRoutes } from "./routes/openai.ts";
+
+export interface AppDeps {
+  executor: Executor;
+  pool: Pool;
+  passwords: readonly string[];
+  models: readonly string[];
+  maxBodyBytes: number;
+  keepaliveMs: number;
+  fakeStreamKeepaliveMs: number;
+  version: string;
+  log: Logger;
+  now: () => number;
+}
+
+export function createApp(deps: AppDeps) {
+  return new Elysia({ name: "jellycli" })
+    .error({ GatewayError })
+    .onParse(({ request }) => readJsonBody(request, deps.maxBodyBytes))
+    .onError(({ code, error, request, path }) => renderError(code, error, request, path, deps.log))
+    .use(healthRoutes(deps))
+    .use(openAIRoutes(deps));
+}
+
+export type App = ReturnType<typeof createApp>;
+
+function surfaceOf(path: string): Surface {
+  return path.startsWith("/v1beta") ? "google" : "openai";
+}
+
+function renderError(code: string | number, error: unknown, request: Request, path: string, log: Logger): Response {
+  const surface = surfaceOf(path);
+  if (error instanceof GatewayError) return errorResponse(error, surface);
+  switch (code) {
+    case "NOT_FOUND":
+      return errorResponse(new GatewayError({ status: 404, code: "unknown_url", message: `Unknown request URL: ${request.method} ${path}` }), surface);
+    case "PARSE": {
+      const cause = (error as Error).cause;
+      if (cause instanceof GatewayError) return errorResponse(cause, surface);
+      return errorResponse(GatewayError.invalidRequest("The request body is not valid JSON."), surface);
+    }
+    case "VALIDATION":
+      return errorResponse(validationError(error), surface);
+  }
+  const requestId = randomUUID();
+  log.error("unexpected error", { request_id: requestId, path, error: error as Error });
+  return errorResponse(
+    new GatewayError({ status: 500, code: "internal_error", message: `Internal error in jellycli (request id ${requestId}); the details are in its log.` }),
+    surface,
+    { "x-request-id": requestId },
+  );
+}
+
+/** Elysia's validation error → one 400 that names the offending field. */
+function validationError(error: unknown): GatewayError {
+  const first = (error as { all?: { path?: string; summary?: string; message?: string }[] }).all?.[0];
+  const field = first?.path?.replace(/^\//, "").replaceAll("/", ".") || null;
+  const detail = first?.summary ?? first?.message ?? "invalid request body";
+  return GatewayError.invalidRequest(field ? `Invalid \`${field}\`: ${detail}` : detail, field);
+}
+
+/** Parses the body once, refusing it as soon as it grows past the limit (also when chunked). */
+async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const tooLarge = () => new GatewayError({ status: 413, code: "request_too_large", message: `The request body exceeds the limit of ${maxBytes} bytes (max_body_bytes).` });
+  const declared = Number(request.headers.get("content-length"));
+  if (declared > maxBytes) throw tooLarge();
+  if (!request.body) return {};
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") throw GatewayError.invalidRequest("The request body is empty; send a JSON object.");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw GatewayError.invalidRequest("The request body is not valid JSON.");
+  }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bun
+// The command line: parse argv, load the config, start the gateway, stop it cleanly on signals.
+// The only module that reads process.env / argv or installs signal handlers.
+import { checkSafety, ConfigError, loadConfig } from "./config.ts";
+import { createGateway } from "./gateway.ts";
+import { createLogger } from "./log.ts";
+import { VERSION } from "./version.ts";
+
+const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts
+
+Usage:
+  jellycli [serve] [--config FILE] [--<key> VALUE …]   start the gateway (the default)
+  jellycli --version                                  print the version
+  jellycli --help                                     this text
+
+Every config key can be given as --key-name VALUE (e.g. --bind-address 0.0.0.0:7878), as
+JELLYCLI_<KEY> in the environment, or in config.toml / config.json. See the README.`;
+
+interface Arguments {
+  command: "serve" | "version" | "help";
+  configPath?: string;
+  flags: Record<string, string>;
+}
+
+export function parseArguments(argv: string[]): Arguments {
+  const result: Arguments = { command: "serve", flags: {} };
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index]!;
+    if (argument === "--version" || argument === "-v" || argument === "version") return { ...result, command: "version" };
+    if (argument === "--help" || argument === "-h" || argument === "help") return { ...result, command: "help" };
+    if (argument === "serve" && index === 0) continue;
+    if (!argument.startsWith("--")) throw new ConfigError(`unexpected argument "${argument}" (see --help)`);
+    const [name, inline] = argument.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = inline ?? argv[++index];
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    if (name === "config") result.configPath = value;
+    else result.flags[name.replaceAll("-", "_")] = value;
+  }
+  return result;
+}
+
+async function main(): Promise<number> {
+  const args = parseArguments(process.argv.slice(2));
+  if (args.command === "version") {
+    console.log(`jellycli ${VERSION}`);
+    return 0;
+  }
+  if (args.command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const { config, source, warnings } = await loadConfig({ configPath: args.configPath, env: process.env, flags: args.flags });
+  checkSafety(config);
+  const log = createLogger(config.log_level);
+  for (const warning of warnings) log.warn(warning);
+  const gateway = await createGateway(config, { log });
+  const url = gateway.listen();
+  log.info(`jellycli ${VERSION} listening on ${url}`, { config: source ?? "(defaults)" });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: writing state and stopping`);
+    await gateway.stop().catch((error: Error) => log.error("shutdown failed", { error: error.message }));
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  return -1; // keep running
+}
+
+if (import.meta.main) {
+  main().then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (error: Error) => {
+      console.error(error instanceof ConfigError ? `jellycli: ${error.message}` : error);
+      process.exit(error instanceof ConfigError ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,140 @@
+// Credential files: jellycli's own format and Gemini CLI's oauth_creds.json, read from
+// credentials_dir and written back (after a refresh) atomically, in the format they came in.
+import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+/** Gemini CLI's installed-app OAuth client; public by design (docs/codeassist-protocol.md §10.1). */
+export const GEMINI_CLI_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com";
+export const GEMINI_CLI_CLIENT_SECRET = "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";
+
+export type CredentialFormat = "jellycli" | "gemini-cli";
+
+export interface Credential {
+  /** The file name, e.g. "alice.json": the key in creds_state.toml. */
+  readonly id: string;
+  readonly path: string;
+  readonly format: CredentialFormat;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly refreshToken: string;
+  readonly projectId?: string;
+  accessToken?: string;
+  /** Epoch ms; undefined means unknown (refresh before use). */
+  expiresAt?: number;
+  /** The file's JSON as read, so fields we do not know survive a write-back. */
+  raw: Record<string, unknown>;
+}
+
+export interface LoadResult {
+  credentials: Credential[];
+  problems: { file: string; problem: string }[];
+}
+
+export async function loadCredentials(dir: string): Promise<LoadResult> {
+  const result: LoadResult = { credentials: [], problems: [] };
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((name) => name.endsWith(".json")).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return result;
+    throw error;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      const parsed = parseCredential(name, path, await readFile(path, "utf8"));
+      if (typeof parsed === "string") result.problems.push({ file: name, problem: parsed });
+      else result.credentials.push(parsed);
+    } catch (error) {
+      result.problems.push({ file: name, problem: `cannot read: ${(error as Error).message}` });
+    }
+  }
+  return result;
+}
+
+/** Returns the credential, or a sentence saying what is wrong with the file (never its secrets). */
+export function parseCredential(id: string, path: string, text: string): Credential | string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return "not valid JSON";
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return "not a JSON object";
+  const file = raw as Record<string, unknown>;
+  const refreshToken = file.refresh_token;
+  if (typeof refreshToken !== "string" || refreshToken === "") return 'missing "refresh_token"';
+  const accessToken = typeof file.access_token === "string" && file.access_token !== "" ? file.access_token : undefined;
+
+  const isGeminiCli = "expiry_date" in file || (!("client_id" in file) && !("expiry" in file));
+  if (isGeminiCli) {
+    const expiry = file.expiry_date;
+    if (expiry !== undefined && (typeof expiry !== "number" || !Number.isFinite(expiry))) {
+      return '"expiry_date" must be a number (epoch milliseconds)';
+    }
+    return {
+      id, path, raw: file, format: "gemini-cli",
+      clientId: GEMINI_CLI_CLIENT_ID, clientSecret: GEMINI_CLI_CLIENT_SECRET,
+      refreshToken, accessToken, expiresAt: expiry as number | undefined,
+    };
+  }
+
+  for (const field of ["client_id", "client_secret"] as const) {
+    if (typeof file[field] !== "string" || file[field] === "") return `missing "${field}"`;
+  }
+  let expiresAt: number | undefined;
+  if (file.expiry !== undefined && file.expiry !== null) {
+    expiresAt = typeof file.expiry === "string" ? Date.parse(file.expiry) : Number.NaN;
+    if (Number.isNaN(expiresAt)) return '"expiry" must be an RFC 3339 date-time';
+  }
+  const projectId = typeof file.project_id === "string" && file.project_id !== "" ? file.project_id : undefined;
+  return {
+    id, path, raw: file, format: "jellycli",
+    clientId: file.client_id as string, clientSecret: file.client_secret as string,
+    refreshToken, accessToken, expiresAt, projectId,
+  };
+}
+
+export interface FreshToken {
+  accessToken: string;
+  expiresAt: number;
+  /** Other token-response fields a Gemini CLI file keeps (scope, token_type, id_token). */
+  extra: Record<string, unknown>;
+}
+
+/** The file's JSON after a refresh, in the file's own format, refresh_token kept. */
+export function renderRefreshed(credential: Credential, token: FreshToken): Record<string, unknown> {
+  if (credential.format === "gemini-cli") {
+    return {
+      ...credential.raw, ...token.extra,
+      access_token: token.accessToken, refresh_token: credential.refreshToken, expiry_date: token.expiresAt,
+    };
+  }
+  return {
+    ...credential.raw,
+    access_token: token.accessToken, refresh_token: credential.refreshToken,
+    expiry: new Date(token.expiresAt).toISOString(),
+  };
+}
+
+export async function saveCredentialFile(credential: Credential, content: Record<string, unknown>): Promise<void> {
+  await writeFileAtomic(credential.path, `${JSON.stringify(content, null, 2)}\n`, 0o600);
+}
+
+/** Temp file in the same directory, fsync, rename: a crash leaves the old file or the new one. */
+export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const handle = await open(temporary, "w", mode);
+  try {
+    await handle.writeFile(text, "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => {});
+    throw error;
+  }
+}

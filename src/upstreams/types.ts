@@ -1,0 +1,22 @@
+// What every upstream offers the executor: three calls over hub JSON, nothing more.
+import type { CountTokensResponse, GenerateContentRequest, GenerateContentResponse } from "../hub.ts";
+
+export interface UpstreamAuth {
+  accessToken: string;
+  projectId?: string;
+}
+
+export interface UpstreamCall {
+  /** The model name the upstream knows (variants already resolved). */
+  model: string;
+  request: GenerateContentRequest;
+  auth: UpstreamAuth;
+  signal?: AbortSignal;
+}
+
+export interface Upstream {
+  generate(call: UpstreamCall): Promise<GenerateContentResponse>;
+  /** Rejects (on first iteration) with a GatewayError when the upstream refuses before streaming. */
+  stream(call: UpstreamCall): AsyncIterable<GenerateContentResponse>;
+  countTokens(call: UpstreamCall): Promise<CountTokensResponse>;
+}

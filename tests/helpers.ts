@@ -1,0 +1,97 @@
+// Test scaffolding: a temporary workspace (credentials dir + state file), credential files in
+// both formats, and a real jellycli gateway on 127.0.0.1:0 wired to the mock Google.
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Value } from "@sinclair/typebox/value";
+import { configSchema, type Config } from "../src/config.ts";
+import { createGateway, type Gateway } from "../src/gateway.ts";
+import { silentLogger } from "../src/log.ts";
+import { MockGoogle } from "./mock/google.ts";
+
+export interface Workspace {
+  dir: string;
+  credentialsDir: string;
+  stateFile: string;
+}
+
+export function makeWorkspace(): Workspace {
+  const dir = mkdtempSync(join(tmpdir(), "jellycli-test-"));
+  const credentialsDir = join(dir, "credentials");
+  mkdirSync(credentialsDir);
+  return { dir, credentialsDir, stateFile: join(dir, "creds_state.toml") };
+}
+
+/** jellycli's own format. `project_id` omitted means "discover it". */
+export function writeJellycliCredential(workspace: Workspace, file: string, fields: {
+  refreshToken: string; accessToken?: string; expiresAt?: number; projectId?: string; clientId?: string; clientSecret?: string;
+}): string {
+  const path = join(workspace.credentialsDir, file);
+  writeFileSync(path, JSON.stringify({
+    access_token: fields.accessToken ?? "",
+    refresh_token: fields.refreshToken,
+    client_id: fields.clientId ?? "test-client.apps.googleusercontent.com",
+    client_secret: fields.clientSecret ?? "test-secret",
+    ...(fields.projectId ? { project_id: fields.projectId } : {}),
+    ...(fields.expiresAt !== undefined ? { expiry: new Date(fields.expiresAt).toISOString() } : {}),
+  }, null, 2));
+  return path;
+}
+
+/** Gemini CLI's ~/.gemini/oauth_creds.json format. */
+export function writeGeminiCliCredential(workspace: Workspace, file: string, fields: { refreshToken: string; accessToken?: string; expiresAt?: number }): string {
+  const path = join(workspace.credentialsDir, file);
+  writeFileSync(path, JSON.stringify({
+    access_token: fields.accessToken ?? "ya29.stale",
+    refresh_token: fields.refreshToken,
+    scope: "openid https://www.googleapis.com/auth/cloud-platform",
+    token_type: "Bearer",
+    id_token: "eyJ.old.sig",
+    expiry_date: fields.expiresAt ?? Date.now() - 1000,
+  }, null, 2));
+  return path;
+}
+
+/** A mock account plus a matching jellycli credential file holding a valid access token. */
+export function addReadyAccount(mock: MockGoogle, workspace: Workspace, name: string, options: { projectId?: string; fileProject?: boolean } = {}) {
+  const project = options.projectId ?? `project-${name}`;
+  mock.addAccount({ name, refreshToken: `1//refresh-${name}`, project, clientId: "test-client.apps.googleusercontent.com", clientSecret: "test-secret" });
+  const accessToken = mock.issueToken(name);
+  writeJellycliCredential(workspace, `${name}.json`, {
+    refreshToken: `1//refresh-${name}`, accessToken, expiresAt: Date.now() + 3600_000,
+    projectId: options.fileProject === false ? undefined : project,
+  });
+  return { accessToken, project };
+}
+
+export function testConfig(mock: MockGoogle, workspace: Workspace, overrides: Partial<Config> = {}): Config {
+  return Value.Default(configSchema, {
+    bind_address: "127.0.0.1:0",
+    credentials_dir: workspace.credentialsDir,
+    state_file: workspace.stateFile,
+    code_assist_endpoint: mock.url,
+    oauth_token_url: mock.tokenUrl,
+    state_flush_interval_s: 0.05,
+    ...overrides,
+  }) as Config;
+}
+
+export interface Running {
+  url: string;
+  gateway: Gateway;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: Config): Promise<Running> {
+  const gateway = await createGateway(config, { log: silentLogger, onboardPollMs: 20 });
+  const url = gateway.listen();
+  return { url, gateway, stop: () => gateway.stop() };
+}
+
+export function chat(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}

@@ -1,0 +1,296 @@
+// A scripted mock of Google's OAuth token endpoint and the Code Assist v1internal API, faithful to
+// docs/codeassist-protocol.md §12: envelope, project required, SSE framing with a blank line after
+// every event, array-wrapped errors before a stream, thoughts only when asked, token expiry.
+// Every call is recorded so tests can assert what jellycli sent and with which token.
+
+export const MOCK_MODELS = [
+  "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-3-pro-preview", "gemini-3.1-pro-preview",
+  "gemini-3-flash-preview", "gemini-3-flash", "gemini-3.8-flash", "gemini-3.1-flash-lite", "gemini-3.5-flash-lite",
+];
+
+export interface MockAccount {
+  name: string;
+  refreshToken: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** The Code Assist project; the account counts as onboarded when it has one. */
+  project?: string;
+  /** A new user: loadCodeAssist names no tier, onboarding assigns `project`. */
+  needsOnboarding?: boolean;
+  /** How many polls onboarding stays pending. */
+  onboardPolls?: number;
+  /** The token endpoint answers invalid_grant for this account. */
+  revoked?: boolean;
+  tokenLifetimeS?: number;
+}
+
+export type Scripted =
+  | { kind: "error"; status: number; body?: unknown; headers?: Record<string, string> }
+  | { kind: "reply"; text?: string; chunks?: string[]; thoughts?: string; delayMs?: number; finishReason?: string }
+  | { kind: "drop"; chunks: string[] }
+  | { kind: "hang" };
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  /** The account the bearer token (or refresh token) belongs to, if any. */
+  account?: string;
+  token?: string;
+  body?: any;
+  at: number;
+}
+
+interface IssuedToken {
+  account: string;
+  expiresAt: number;
+}
+
+const GEMINI_CLI_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com";
+const GEMINI_CLI_CLIENT_SECRET = "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";
+
+export class MockGoogle {
+  readonly calls: RecordedCall[] = [];
+  private readonly accounts = new Map<string, MockAccount>();
+  private readonly tokens = new Map<string, IssuedToken>();
+  private readonly scripts = new Map<string, Scripted[]>();
+  private readonly operations = new Map<string, { account: string; pollsLeft: number }>();
+  private tokenCounter = 0;
+  private server: ReturnType<typeof Bun.serve>;
+  /** Hook for tests that need to see a connection closed from the other side. */
+  aborted = 0;
+
+  constructor() {
+    this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.server.port}`;
+  }
+
+  get tokenUrl(): string {
+    return `${this.url}/token`;
+  }
+
+  stop(): void {
+    this.server.stop(true);
+  }
+
+  addAccount(account: MockAccount): MockAccount {
+    this.accounts.set(account.name, account);
+    return account;
+  }
+
+  account(name: string): MockAccount {
+    const account = this.accounts.get(name);
+    if (!account) throw new Error(`no mock account ${name}`);
+    return account;
+  }
+
+  /** An access token for `account` valid for `lifetimeS` (negative: already expired). */
+  issueToken(account: string, lifetimeS = 3600): string {
+    const token = `ya29.mock-${account}-${++this.tokenCounter}-${crypto.randomUUID().slice(0, 8)}`;
+    this.tokens.set(token, { account, expiresAt: Date.now() + lifetimeS * 1000 });
+    return token;
+  }
+
+  revokeAccessToken(token: string): void {
+    this.tokens.delete(token);
+  }
+
+  /** Queue responses for the next generate/stream calls made with `account`'s tokens. */
+  script(account: string, ...responses: Scripted[]): void {
+    this.scripts.set(account, [...(this.scripts.get(account) ?? []), ...responses]);
+  }
+
+  generateCalls(): RecordedCall[] {
+    return this.calls.filter((call) => /:(generateContent|streamGenerateContent)$/.test(call.path));
+  }
+
+  private async handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const text = request.method === "POST" ? await request.text() : "";
+    const call: RecordedCall = { method: request.method, path, at: Date.now() };
+    this.calls.push(call);
+
+    if (path === "/token" && request.method === "POST") return this.token(new URLSearchParams(text), call);
+
+    const streaming = path === "/v1internal:streamGenerateContent";
+    const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    call.token = bearer;
+    const issued = bearer ? this.tokens.get(bearer) : undefined;
+    if (!issued || issued.expiresAt <= Date.now()) {
+      return googleError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", streaming);
+    }
+    call.account = issued.account;
+    const account = this.account(issued.account);
+    if (request.headers.get("content-type") !== "application/json") return googleError(400, "INVALID_ARGUMENT", "content-type must be application/json", streaming);
+    let body: any = {};
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return googleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received.", streaming);
+      }
+    }
+    call.body = body;
+
+    if (request.method === "GET" && path.startsWith("/v1internal/operations/")) return this.poll(path.slice("/v1internal/".length));
+    switch (path) {
+      case "/v1internal:loadCodeAssist":
+        return json(account.needsOnboarding
+          ? { allowedTiers: [{ id: "free-tier", name: "Gemini Code Assist for individuals", isDefault: true }, { id: "standard-tier", userDefinedCloudaicompanionProject: true }] }
+          : { currentTier: { id: "free-tier", name: "Gemini Code Assist for individuals" }, allowedTiers: [{ id: "free-tier", isDefault: true }], cloudaicompanionProject: account.project });
+      case "/v1internal:onboardUser":
+        return this.onboard(account, body);
+      case "/v1internal:countTokens":
+        if (!/^models\//.test(body?.request?.model ?? "")) return googleError(400, "INVALID_ARGUMENT", "request.model must start with models/", false);
+        return json({ totalTokens: countWords(body.request.contents) });
+      case "/v1internal:generateContent":
+      case "/v1internal:streamGenerateContent":
+        if (streaming && url.searchParams.get("alt") !== "sse") return googleError(400, "INVALID_ARGUMENT", "alt=sse required by this mock", true);
+        return this.generate(account, body, streaming, request.signal);
+    }
+    return googleError(404, "NOT_FOUND", `no mock route ${request.method} ${path}`, false);
+  }
+
+  private token(form: URLSearchParams, call: RecordedCall): Response {
+    call.body = Object.fromEntries(form);
+    if (form.get("grant_type") !== "refresh_token") return json({ error: "unsupported_grant_type" }, 400);
+    const account = [...this.accounts.values()].find((candidate) => candidate.refreshToken === form.get("refresh_token"));
+    call.account = account?.name;
+    const clientOk = account && form.get("client_id") === (account.clientId ?? GEMINI_CLI_CLIENT_ID) && form.get("client_secret") === (account.clientSecret ?? GEMINI_CLI_CLIENT_SECRET);
+    if (!account || account.revoked) return json({ error: "invalid_grant", error_description: "Token has been expired or revoked." }, 400);
+    if (!clientOk) return json({ error: "invalid_client", error_description: "The OAuth client was not found." }, 401);
+    const lifetime = account.tokenLifetimeS ?? 3599;
+    return json({
+      access_token: this.issueToken(account.name, lifetime),
+      expires_in: lifetime,
+      scope: "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.profile",
+      token_type: "Bearer",
+      id_token: "eyJhbGciOiJSUzI1NiJ9.mock.signature",
+    });
+  }
+
+  private onboard(account: MockAccount, body: any): Response {
+    if (!body?.tierId) return googleError(400, "INVALID_ARGUMENT", "tierId is required", false);
+    if (body.tierId === "free-tier" && body.cloudaicompanionProject) return googleError(412, "FAILED_PRECONDITION", "Precondition Failed", false);
+    const name = `operations/${crypto.randomUUID().slice(0, 8)}`;
+    const pollsLeft = account.onboardPolls ?? 0;
+    if (pollsLeft === 0) return json(this.finishOnboarding(account, name));
+    this.operations.set(name, { account: account.name, pollsLeft });
+    return json({ name, done: false });
+  }
+
+  private poll(name: string): Response {
+    const operation = this.operations.get(name);
+    if (!operation) return googleError(404, "NOT_FOUND", `operation ${name} not found`, false);
+    operation.pollsLeft--;
+    if (operation.pollsLeft > 0) return json({ name, done: false });
+    return json(this.finishOnboarding(this.account(operation.account), name));
+  }
+
+  private finishOnboarding(account: MockAccount, name: string) {
+    account.needsOnboarding = false;
+    return {
+      name, done: true,
+      response: {
+        "@type": "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+        cloudaicompanionProject: { id: account.project, name: `projects/${account.project}` },
+      },
+    };
+  }
+
+  private async generate(account: MockAccount, body: any, streaming: boolean, signal: AbortSignal): Promise<Response> {
+    if (!body.project) return googleError(500, "INTERNAL", "Internal error encountered.", streaming);
+    if (body.project !== account.project) return googleError(403, "PERMISSION_DENIED", `Permission denied on project ${body.project}.`, streaming);
+    if (!MOCK_MODELS.includes(body.model)) return googleError(404, "NOT_FOUND", `Requested entity was not found. (model ${body.model})`, streaming);
+    const contents = body.request?.contents;
+    if (!Array.isArray(contents) || contents.length === 0) return googleError(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified", streaming);
+    if (contents.some((content: any) => !Array.isArray(content?.parts) || content.parts.length === 0)) {
+      return googleError(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents.parts: contents.parts must not be empty.", streaming);
+    }
+
+    const scripted = this.scripts.get(account.name)?.shift() ?? { kind: "reply" };
+    if (scripted.kind === "error") {
+      const errorBody = scripted.body ?? { error: { code: scripted.status, message: `scripted ${scripted.status}`, status: "SCRIPTED" } };
+      return new Response(JSON.stringify(streaming ? [errorBody] : errorBody, null, 2), {
+        status: scripted.status, headers: { "content-type": "application/json", ...scripted.headers },
+      });
+    }
+    if (scripted.kind === "hang") {
+      return new Promise<Response>((resolve) => signal.addEventListener("abort", () => resolve(new Response(null, { status: 499 }))));
+    }
+    const includeThoughts = body.request?.generationConfig?.thinkingConfig?.includeThoughts === true;
+    const traceId = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+    const lastText = lastUserText(contents);
+    const chunks = scripted.kind === "drop" ? scripted.chunks : scripted.chunks ?? [scripted.text ?? `Echo: ${lastText}`];
+    const thoughts = scripted.kind === "reply" && includeThoughts && scripted.thoughts ? scripted.thoughts : undefined;
+    const finishReason = scripted.kind === "reply" ? scripted.finishReason ?? "STOP" : "STOP";
+    const prompt = countWords(contents);
+    const candidates = chunks.reduce((sum, chunk) => sum + wordCount(chunk), 0);
+    const usage = { promptTokenCount: prompt, candidatesTokenCount: candidates, totalTokenCount: prompt + candidates + (thoughts ? 5 : 0), ...(thoughts ? { thoughtsTokenCount: 5 } : {}) };
+    const envelope = (parts: any[], last: boolean) => ({
+      response: {
+        candidates: [{ content: { role: "model", parts }, ...(last ? { finishReason } : {}) }],
+        usageMetadata: last ? { ...usage, trafficType: "PROVISIONED_THROUGHPUT" } : { trafficType: "PROVISIONED_THROUGHPUT" },
+        modelVersion: body.model,
+        createTime: new Date().toISOString(),
+        responseId: traceId,
+      },
+      traceId,
+    });
+
+    if (!streaming) {
+      const parts = [...(thoughts ? [{ text: thoughts, thought: true }] : []), { text: chunks.join("") }];
+      if (scripted.kind === "reply" && scripted.delayMs) await Bun.sleep(scripted.delayMs);
+      return json(envelope(parts, true));
+    }
+    const delayMs = scripted.kind === "reply" ? scripted.delayMs ?? 0 : 0;
+    const drop = scripted.kind === "drop";
+    const events = [...(thoughts ? [[{ text: thoughts, thought: true }]] : []), ...chunks.map((chunk) => [{ text: chunk }])];
+    const encoder = new TextEncoder();
+    const mock = this;
+    const stream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        for (const [index, parts] of events.entries()) {
+          if (index > 0 && delayMs) await Bun.sleep(delayMs);
+          if (signal.aborted) {
+            mock.aborted++;
+            return;
+          }
+          const last = index === events.length - 1 && !drop;
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify(envelope(parts, last))}\n\n`));
+        }
+        if (drop) controller.error(new Error("dropped by script"));
+        else controller.close();
+      },
+    });
+    signal.addEventListener("abort", () => mock.aborted++);
+    return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+  }
+}
+
+function json(value: unknown, status = 200): Response {
+  return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json; charset=UTF-8" } });
+}
+
+export function googleErrorBody(code: number, status: string, message: string, details?: unknown[]) {
+  return { error: { code, message, status, ...(details ? { details } : {}) } };
+}
+
+function googleError(code: number, status: string, message: string, arrayWrapped: boolean): Response {
+  const body = googleErrorBody(code, status, message);
+  return new Response(JSON.stringify(arrayWrapped ? [body] : body, null, 2), { status: code, headers: { "content-type": "application/json; charset=UTF-8" } });
+}
+
+function lastUserText(contents: any[]): string {
+  const user = [...contents].reverse().find((content) => content.role === "user");
+  return (user?.parts ?? []).map((part: any) => part.text ?? "").join("");
+}
+
+const wordCount = (text: string) => text.split(/\s+/).filter(Boolean).length;
+
+function countWords(contents: any[]): number {
+  return contents.reduce((sum, content) => sum + (content.parts ?? []).reduce((inner: number, part: any) => inner + wordCount(part.text ?? ""), 0), 0);
+}
