@@ -16,7 +16,6 @@ export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache",
   "x-accel-buffering": "no",
-  connection: "keep-alive",
 };
 
 export function sseResponse(events: AsyncIterable<object>, options: SSEOptions, headers: Record<string, string> = {}): Response {
