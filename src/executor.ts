@@ -110,7 +110,18 @@ export class Executor {
         lastError = gatewayError;
       }
     }
-    throw lastError ?? pool.unavailableError(route.base, this.now());
+    throw this.exhausted(route, lastError);
+  }
+
+  /** What the client hears when no credential could serve: never our upstream's 401 as its own. */
+  private exhausted(route: Route, lastError: GatewayError | undefined): GatewayError {
+    const unavailable = this.deps.pool.unavailableError(route.base, this.now());
+    if (!lastError || unavailable.code === "all_credentials_disabled") return unavailable;
+    if (lastError.status !== 401) return lastError;
+    return new GatewayError({
+      status: 503, code: "upstream_auth_failed", scope: "transient", retryable: false,
+      message: `Google rejected the credentials tried for this request (${lastError.message}).`,
+    });
   }
 
   /** One credential's try: fresh token, known project, and one refresh-and-retry on a 401. */

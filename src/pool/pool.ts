@@ -115,7 +115,7 @@ export class Pool {
     if (live.length === 0) {
       const reasons = [...new Set(this.credentials.map((credential) => this.state(credential.id).disabled_reason ?? "disabled"))];
       return new GatewayError({
-        status: 503, code: "no_usable_credentials", scope: "transient", retryable: false,
+        status: 503, code: "all_credentials_disabled", scope: "transient", retryable: false,
         message: `All ${this.credentials.length} credentials are disabled (${reasons.join("; ")}). Add a working credential file, or fix the account and set disabled = false in the state file.`,
       });
     }
