@@ -83,8 +83,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         // Streams and long non-streamed answers must not be cut by Bun's 10 s default; the
         // upstream idle timeout and SSE keep-alives bound silence instead.
         idleTimeout: 0,
-        // One byte over the limit so our own check answers 413 in the client's format.
-        maxRequestBodySize: config.max_body_bytes + 1,
+        // A backstop well above our own limit, so our check answers 413 in the client's format.
+        maxRequestBodySize: config.max_body_bytes * 2 + 65536,
       });
       return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
     },

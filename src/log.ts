@@ -17,7 +17,7 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   const emit = (at: LogLevel) => (message: string, fields?: LogFields) => {
     if (ORDER[at] < ORDER[level]) return;
     const suffix = fields ? Object.entries(fields).filter(([, value]) => value !== undefined).map(([key, value]) => ` ${key}=${format(value)}`).join("") : "";
-    write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${message}${suffix}\n`);
+    write(redact(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${message}${suffix}\n`));
   };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
@@ -28,6 +28,13 @@ function format(value: unknown): string {
   if (value instanceof Error) return JSON.stringify(value.stack ?? value.message);
   if (typeof value === "string") return /^[\w.\-/:@…]+$/.test(value) ? value : JSON.stringify(value);
   return JSON.stringify(value);
+}
+
+// Google access tokens (ya29.…) and refresh tokens (1//…) that slipped into a message or a stack.
+const TOKEN_PATTERN = /\b(ya29\.|1\/\/)[\w.\-~+/=]{8,}/g;
+
+export function redact(text: string): string {
+  return text.replace(TOKEN_PATTERN, (token) => mask(token));
 }
 
 /** First four and last four characters at most; short secrets are hidden entirely. */

@@ -74,7 +74,7 @@ async function readJsonBody(request: Request, maxBytes: number): Promise<unknown
   const tooLarge = () => new GatewayError({ status: 413, code: "request_too_large", message: `The request body exceeds the limit of ${maxBytes} bytes (max_body_bytes).` });
   const declared = Number(request.headers.get("content-length"));
   if (declared > maxBytes) throw tooLarge();
-  if (!request.body) return {};
+  if (!request.body) throw GatewayError.invalidRequest("The request body is empty; send a JSON object.");
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body) {
