@@ -1,0 +1,76 @@
+// Golden fixtures for the OpenAI ⇄ hub translators: tests/fixtures/<translator>/<case>.json holds
+// {input, expected} (plus options). JELLYCLI_UPDATE_GOLDEN=1 rewrites `expected`; review the diff.
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { GatewayError } from "../src/hub.ts";
+import { openAIRequestToHub } from "../src/formats/openai/request.ts";
+import { hubResponseToOpenAI } from "../src/formats/openai/response.ts";
+import { hubStreamToOpenAI } from "../src/formats/openai/stream.ts";
+import type { TranslateContext } from "../src/formats/openai/types.ts";
+
+const FIXTURES = join(import.meta.dir, "fixtures");
+const UPDATE = process.env.JELLYCLI_UPDATE_GOLDEN === "1";
+const context = (model = "gemini-2.5-pro"): TranslateContext => ({ requestedModel: model, responseId: "test-id", createdAtSeconds: 0 });
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+async function* replay<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/** Errors are part of the contract too: a fixture may expect {error: {status, param, message}}. */
+async function run(translate: () => unknown | Promise<unknown>): Promise<unknown> {
+  try {
+    return await translate();
+  } catch (error) {
+    if (!(error instanceof GatewayError)) throw error;
+    return { error: { status: error.status, param: error.param, message: error.message } };
+  }
+}
+
+const translators: Record<string, (fixture: any) => Promise<unknown>> = {
+  "openai-request": (fixture) => run(() => openAIRequestToHub(fixture.input)),
+  "openai-response": (fixture) => run(() => hubResponseToOpenAI(fixture.input, context(fixture.model))),
+  "openai-stream": (fixture) => run(() => collect(hubStreamToOpenAI(replay(fixture.input), context(fixture.model), { includeUsage: fixture.include_usage === true }))),
+};
+
+for (const [translator, translate] of Object.entries(translators)) {
+  describe(translator, () => {
+    const files = readdirSync(join(FIXTURES, translator)).filter((name) => name.endsWith(".json")).sort();
+    test("has cases", () => expect(files.length).toBeGreaterThan(0));
+    for (const file of files) {
+      test(file.replace(/\.json$/, ""), async () => {
+        const path = join(FIXTURES, translator, file);
+        const fixture = JSON.parse(readFileSync(path, "utf8"));
+        const actual = JSON.parse(JSON.stringify(await translate(fixture)));
+        if (UPDATE) {
+          writeFileSync(path, `${JSON.stringify({ ...fixture, expected: actual }, null, 2)}\n`);
+          return;
+        }
+        expect(fixture.expected).toBeDefined();
+        expect(actual).toEqual(fixture.expected);
+      });
+    }
+  });
+}
+
+describe("stream translator and UTF-8", () => {
+  test("text split at every position (surrogate pairs included) comes out identical", async () => {
+    const text = "naïve 你好 👋🏽 done";
+    for (let cut = 1; cut < text.length; cut++) {
+      const chunks = [text.slice(0, cut), text.slice(cut)].map((piece, index) => ({
+        candidates: [{ content: { role: "model", parts: [{ text: piece }] }, ...(index === 1 ? { finishReason: "STOP" } : {}) }],
+      }));
+      const out = await collect(hubStreamToOpenAI(replay(chunks), context(), { includeUsage: false }));
+      const deltas = out.map((chunk) => chunk.choices[0]?.delta.content ?? "");
+      expect(deltas.join("")).toBe(text);
+      // No delta may end in half a surrogate pair.
+      for (const delta of deltas) expect(/[\uD800-\uDBFF]$/.test(delta)).toBe(false);
+    }
+  });
+});
