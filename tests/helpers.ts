@@ -95,3 +95,44 @@ export function chat(url: string, body: unknown, headers: Record<string, string>
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
+
+export interface SpawnedGateway {
+  url: string;
+  process: ReturnType<typeof Bun.spawn>;
+  output: () => string;
+}
+
+/** Starts jellycli as its own process (source or compiled binary) and waits for its listen line. */
+export async function spawnJellycli(command: string[], env: Record<string, string>, cwd: string): Promise<SpawnedGateway> {
+  const child = Bun.spawn(command, { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env }, stdout: "pipe", stderr: "pipe" });
+  let output = "";
+  const decoder = new TextDecoder();
+  const reader = child.stderr.getReader();
+  const deadline = Date.now() + 15_000;
+  while (!/listening on (http:\/\/\S+)/.test(output)) {
+    if (Date.now() > deadline) throw new Error(`jellycli did not start:\n${output}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`jellycli exited early (${await child.exited}):\n${output}`);
+    output += decoder.decode(value, { stream: true });
+  }
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      output += decoder.decode(value, { stream: true });
+    }
+  })();
+  return { url: /listening on (http:\/\/\S+)/.exec(output)![1]!, process: child, output: () => output };
+}
+
+/** The environment that points a jellycli process at the mock and the workspace. */
+export function processEnv(mock: MockGoogle, workspace: Workspace): Record<string, string> {
+  return {
+    JELLYCLI_BIND_ADDRESS: "127.0.0.1:0",
+    JELLYCLI_CREDENTIALS_DIR: workspace.credentialsDir,
+    JELLYCLI_STATE_FILE: workspace.stateFile,
+    JELLYCLI_CODE_ASSIST_ENDPOINT: mock.url,
+    JELLYCLI_OAUTH_TOKEN_URL: mock.tokenUrl,
+    JELLYCLI_STATE_FLUSH_INTERVAL_S: "60",
+  };
+}

@@ -1,0 +1,61 @@
+// jellycli as a process: the command line, refusals, and state written on SIGTERM.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { MockGoogle } from "./mock/google.ts";
+import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli } from "./helpers.ts";
+
+const MAIN = join(import.meta.dir, "..", "src", "main.ts");
+let mock: MockGoogle;
+
+beforeAll(() => {
+  mock = new MockGoogle();
+});
+afterAll(() => mock.stop());
+
+async function runToExit(args: string[], env: Record<string, string> = {}, cwd = makeWorkspace().dir) {
+  const child = Bun.spawn([process.execPath, MAIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+describe("command line", () => {
+  test("--version prints the version", async () => {
+    const { code, stdout } = await runToExit(["--version"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^jellycli \d+\.\d+\.\d+/);
+  });
+
+  test("binding to the network without a password is refused with the reason", async () => {
+    const { code, stderr } = await runToExit(["--bind-address", "0.0.0.0:0"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("without a password");
+  });
+
+  test("a bad config value exits non-zero naming the key and the file", async () => {
+    const workspace = makeWorkspace();
+    writeFileSync(join(workspace.dir, "config.toml"), "max_retries = \"lots\"\n");
+    const { code, stderr } = await runToExit([], {}, workspace.dir);
+    expect(code).toBe(2);
+    expect(stderr).toContain("max_retries");
+    expect(stderr).toContain("config.toml");
+  });
+});
+
+describe("lifecycle", () => {
+  test("serves requests, and SIGTERM writes the state file before exiting", async () => {
+    const workspace = makeWorkspace();
+    addReadyAccount(mock, workspace, "proc");
+    const gateway = await spawnJellycli([process.execPath, MAIN], processEnv(mock, workspace), workspace.dir);
+    const response = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "hi" }] });
+    expect(response.status).toBe(200);
+    expect((await response.json()).choices[0].message.content).toBe("Echo: hi");
+    // The flush interval is 60 s here, so only the shutdown path can have written it.
+    expect(existsSync(workspace.stateFile)).toBe(false);
+    gateway.process.kill("SIGTERM");
+    expect(await gateway.process.exited).toBe(0);
+    expect(parse(readFileSync(workspace.stateFile, "utf8")).credentials).toMatchObject({ "proc.json": { success_count: 1 } });
+    expect(gateway.output()).not.toMatch(/ya29\.mock-proc-\d+-\w{8}/);
+  });
+});
