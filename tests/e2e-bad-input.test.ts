@@ -4,7 +4,7 @@ import { createApp } from "../src/http/app.ts";
 import { createLogger } from "../src/log.ts";
 import { Pool } from "../src/pool/pool.ts";
 import { MockGoogle } from "./mock/google.ts";
-import { addReadyAccount, chat, makeWorkspace, startGateway, testConfig, type Running } from "./helpers.ts";
+import { addReadyAccount, chat, makeWorkspace, startGateway, testConfig, type Running , readJson } from "./helpers.ts";
 
 let mock: MockGoogle;
 let gateway: Running;
@@ -24,7 +24,7 @@ afterAll(async () => {
 async function expectOpenAIError(response: Response, status: number, messagePart: string, param?: string) {
   expect(response.status).toBe(status);
   expect(response.headers.get("content-type")).toStartWith("application/json");
-  const body = await response.json();
+  const body = await readJson(response);
   expect(Object.keys(body)).toEqual(["error"]);
   const error = body.error;
   expect(typeof error.message).toBe("string");
@@ -105,7 +105,7 @@ describe("malformed requests", () => {
   test("after all of that the server still answers", async () => {
     const response = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "still there?" }] });
     expect(response.status).toBe(200);
-    expect((await response.json()).choices[0].message.content).toBe("Echo: still there?");
+    expect((await readJson(response)).choices[0].message.content).toBe("Echo: still there?");
   });
 });
 

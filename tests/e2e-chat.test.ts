@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { MockGoogle } from "./mock/google.ts";
-import { addReadyAccount, chat, makeWorkspace, startGateway, testConfig, type Running } from "./helpers.ts";
+import { addReadyAccount, chat, makeWorkspace, startGateway, testConfig, type Running , readJson } from "./helpers.ts";
 
 const PASSWORD = "test-password-123";
 let mock: MockGoogle;
@@ -145,7 +145,7 @@ describe("fake streaming", () => {
     mock.script("alice", { kind: "error", status: 400, body: { error: { code: 400, message: "bad thing", status: "INVALID_ARGUMENT" } } });
     const response = await chat(gateway.url, { model: "gemini-2.5-pro-fake-stream", stream: true, messages: [{ role: "user", content: "q" }] }, { authorization: `Bearer ${PASSWORD}` });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.message).toBe("bad thing");
+    expect((await readJson(response)).error.message).toBe("bad thing");
   });
 });
 
@@ -162,21 +162,21 @@ describe("models, health and auth", () => {
   test("GET /health needs no password and shows counts, no secrets", async () => {
     const response = await fetch(`${gateway.url}/health`);
     expect(response.status).toBe(200);
-    const health = await response.json();
+    const health = await readJson(response);
     expect(health).toMatchObject({ status: "ok", version: expect.any(String), credentials: { total: 1, usable: 1, disabled: 0, cooling: 0 } });
     expect(JSON.stringify(health)).not.toMatch(/ya29|refresh/);
   });
 
   test("a missing or wrong password is a 401 OpenAI error", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${PASSWORD}x` }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${PASSWORD}x` }] as Record<string, string>[]) {
       const response = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "q" }] }, headers);
       expect(response.status).toBe(401);
-      const body = await response.json();
+      const body = await readJson(response);
       expect(body.error).toMatchObject({ type: "authentication_error", message: expect.any(String) });
     }
     const models = await fetch(`${gateway.url}/v1/models`);
     expect(models.status).toBe(401);
-    expect((await models.json()).error.code).toBe("missing_api_key");
+    expect((await readJson(models)).error.code).toBe("missing_api_key");
     const wrong = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "nope", maxRetries: 0 });
     const error = await wrong.chat.completions.create({ model: "gemini-2.5-pro", messages: [{ role: "user", content: "q" }] }).catch((caught) => caught);
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError);

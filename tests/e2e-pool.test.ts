@@ -8,7 +8,7 @@ import { parse } from "smol-toml";
 import { MockGoogle } from "./mock/google.ts";
 import {
   addReadyAccount, chat, makeWorkspace, startGateway, testConfig, writeGeminiCliCredential, writeJellycliCredential,
-  type Running, type Workspace,
+  readJson, type Running, type Workspace,
 } from "./helpers.ts";
 
 let mock: MockGoogle;
@@ -136,7 +136,7 @@ describe("invalid_grant", () => {
     expect(state.credentials["live.json"].success_count).toBe(4);
     expect(JSON.stringify(state)).not.toContain("1//rt-dead");
 
-    const health = await (await fetch(`${(await start()).url}/health`)).json();
+    const health = await readJson(await fetch(`${(await start()).url}/health`));
     expect(health.credentials).toMatchObject({ total: 2, usable: 1, disabled: 1 });
   });
 
@@ -149,7 +149,7 @@ describe("invalid_grant", () => {
     await first.text();
     const second = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "hi" }] });
     expect(second.status).toBe(503);
-    expect((await second.json()).error.message).toContain("invalid_grant");
+    expect((await readJson(second)).error.message).toContain("invalid_grant");
   });
 });
 
@@ -215,7 +215,7 @@ describe("failover and errors", () => {
     const gateway = await start();
     const response = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "hi" }] });
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toMatchObject({ type: "invalid_request_error", message: "Unable to submit request because it has an empty text parameter." });
+    expect((await readJson(response)).error).toMatchObject({ type: "invalid_request_error", message: "Unable to submit request because it has an empty text parameter." });
     expect(mock.generateCalls()).toHaveLength(1);
     await gateway.stop();
     expect(readState().credentials["a.json"]).toMatchObject({ error_count: 0, disabled: false });
@@ -226,7 +226,7 @@ describe("failover and errors", () => {
     const gateway = await start();
     const response = await chat(gateway.url, { model: "gemini-9-ultra", messages: [{ role: "user", content: "hi" }] });
     expect(response.status).toBe(404);
-    expect((await response.json()).error.code).toBe("model_not_found");
+    expect((await readJson(response)).error.code).toBe("model_not_found");
   });
 
   test("max_retries bounds the attempts; the last upstream error reaches the client with Retry-After", async () => {
@@ -238,7 +238,7 @@ describe("failover and errors", () => {
     const response = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "hi" }] });
     expect(response.status).toBe(429);
     expect(response.headers.get("retry-after")).toBe("7");
-    expect((await response.json()).error.message).toBe("quota c");
+    expect((await readJson(response)).error.message).toBe("quota c");
     expect(mock.generateCalls()).toHaveLength(3);
   });
 
@@ -246,7 +246,7 @@ describe("failover and errors", () => {
     const gateway = await start();
     const response = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "hi" }] });
     expect(response.status).toBe(503);
-    const body = await response.json();
+    const body = await readJson(response);
     expect(body.error.type).toBe("server_error");
     expect(body.error.message).toContain("credentials directory");
   });
@@ -291,7 +291,7 @@ describe("state file", () => {
     const gateway = await start();
     expect((await ask(gateway)).choices[0]!.message.content).toBe("Echo: hi");
     expect(readFileSync(bad, "utf8")).toBe("{ not json");
-    const health = await (await fetch(`${gateway.url}/health`)).json();
+    const health = await readJson(await fetch(`${gateway.url}/health`));
     expect(health.credentials.total).toBe(1);
   });
 });

@@ -136,3 +136,6 @@ export function processEnv(mock: MockGoogle, workspace: Workspace): Record<strin
     JELLYCLI_STATE_FLUSH_INTERVAL_S: "60",
   };
 }
+
+/** A response body as JSON, typed loosely: tests assert on its shape. */
+export const readJson = (response: Response): Promise<any> => response.json();

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { MockGoogle } from "./mock/google.ts";
-import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli } from "./helpers.ts";
+import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli , readJson } from "./helpers.ts";
 
 const MAIN = join(import.meta.dir, "..", "src", "main.ts");
 let mock: MockGoogle;
@@ -50,7 +50,7 @@ describe("lifecycle", () => {
     const gateway = await spawnJellycli([process.execPath, MAIN], processEnv(mock, workspace), workspace.dir);
     const response = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "hi" }] });
     expect(response.status).toBe(200);
-    expect((await response.json()).choices[0].message.content).toBe("Echo: hi");
+    expect((await readJson(response)).choices[0].message.content).toBe("Echo: hi");
     // The flush interval is 60 s here, so only the shutdown path can have written it.
     expect(existsSync(workspace.stateFile)).toBe(false);
     gateway.process.kill("SIGTERM");

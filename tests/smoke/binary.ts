@@ -2,7 +2,7 @@
 // one streamed and one non-streamed request through dist/jellycli against the mock Google.
 import { join } from "node:path";
 import { MockGoogle } from "../mock/google.ts";
-import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli } from "../helpers.ts";
+import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli , readJson } from "../helpers.ts";
 
 const binary = join(import.meta.dir, "..", "..", "dist", process.platform === "win32" ? "jellycli.exe" : "jellycli");
 const version = Bun.spawnSync([binary, "--version"]);
@@ -14,11 +14,11 @@ addReadyAccount(mock, workspace, "smoke");
 const gateway = await spawnJellycli([binary], processEnv(mock, workspace), workspace.dir);
 try {
   const plain = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "binary" }] });
-  const answer = await plain.json();
+  const answer = await readJson(plain);
   if (answer.choices?.[0]?.message?.content !== "Echo: binary") throw new Error(`unexpected answer: ${JSON.stringify(answer)}`);
   const streamed = await (await chat(gateway.url, { model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "s" }] })).text();
   if (!streamed.includes('"content":"Echo: s"') || !streamed.trimEnd().endsWith("data: [DONE]")) throw new Error(`unexpected stream: ${streamed}`);
-  const health = await (await fetch(`${gateway.url}/health`)).json();
+  const health = await readJson(await fetch(`${gateway.url}/health`));
   console.log(`binary smoke test ok: ${version.stdout.toString().trim()}, health ${JSON.stringify(health.credentials)}`);
 } finally {
   gateway.process.kill("SIGTERM");
