@@ -197,6 +197,30 @@ describe("failover and errors", () => {
     expect(mock.generateCalls().slice(3).map((call) => call.account)).not.toContain("a");
   });
 
+  test("a broken connection and a silent upstream also move to the next credential", async () => {
+    for (const name of ["a", "b", "c"]) addReadyAccount(mock, workspace, name);
+    mock.script("a", { kind: "reset" });
+    mock.script("b", { kind: "hang" });
+    const gateway = await start({ connect_timeout_s: 0.3, idle_timeout_s: 0.3 });
+    expect((await ask(gateway)).choices[0]!.message.content).toBe("Echo: hi");
+    expect(mock.generateCalls().map((call) => call.account)).toEqual(["a", "b", "c"]);
+  });
+
+  test("after the first byte an upstream failure is reported in-band and the stream ends without [DONE]", async () => {
+    addReadyAccount(mock, workspace, "a");
+    mock.script("a", { kind: "drop", chunks: ["partial ", "answer"] });
+    const gateway = await start();
+    const response = await chat(gateway.url, { model: "gemini-2.5-pro", stream: true, messages: [{ role: "user", content: "hi" }] });
+    expect(response.status).toBe(200);
+    const events = (await response.text()).split("\n\n").filter(Boolean);
+    expect(events.join()).toContain('"content":"partial "');
+    const last = JSON.parse(events.at(-1)!.slice("data: ".length));
+    expect(last.error).toMatchObject({ type: "server_error", message: expect.any(String) });
+    expect(events).not.toContain("data: [DONE]");
+    await gateway.stop();
+    expect(readState().credentials["a.json"].error_count).toBe(1);
+  });
+
   test("a streamed request fails over before its first byte", async () => {
     for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
     mock.script("a", { kind: "error", status: 503 });

@@ -28,7 +28,9 @@ export type Scripted =
   | { kind: "error"; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: "reply"; text?: string; chunks?: string[]; thoughts?: string; delayMs?: number; finishReason?: string }
   | { kind: "drop"; chunks: string[] }
-  | { kind: "hang" };
+  | { kind: "hang" }
+  /** 200 headers, then the connection breaks before any body. */
+  | { kind: "reset" };
 
 export interface RecordedCall {
   method: string;
@@ -218,6 +220,9 @@ export class MockGoogle {
         status: scripted.status, headers: { "content-type": "application/json", ...scripted.headers },
       });
     }
+    if (scripted.kind === "reset") {
+      return new Response(new ReadableStream({ start: (controller) => controller.error(new Error("connection reset by script")) }), { headers: { "content-type": "application/json" } });
+    }
     if (scripted.kind === "hang") {
       return new Promise<Response>((resolve) => signal.addEventListener("abort", () => resolve(new Response(null, { status: 499 }))));
     }
@@ -262,7 +267,10 @@ export class MockGoogle {
           const last = index === events.length - 1 && !drop;
           controller.enqueue(encoder.encode(`data: ${JSON.stringify(envelope(parts, last))}\n\n`));
         }
-        if (drop) controller.error(new Error("dropped by script"));
+        if (drop) {
+          await Bun.sleep(50); // let what was sent reach the client before the connection breaks
+          controller.error(new Error("dropped by script"));
+        }
         else controller.close();
       },
     });
