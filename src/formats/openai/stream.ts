@@ -33,7 +33,8 @@ export async function* hubStreamToOpenAI(
 
   for await (const response of chunks) {
     // Each chunk's usage is a running total: keep the last one.
-    if (response.usageMetadata && response.usageMetadata.totalTokenCount !== undefined) usage = response.usageMetadata;
+    // Intermediate Code Assist chunks carry usageMetadata with no counts at all; skip those.
+    if (hasCounts(response.usageMetadata)) usage = response.usageMetadata;
     if (response.promptFeedback?.blockReason) blocked = true;
     for (const [position, candidate] of (response.candidates ?? []).entries()) {
       const index = candidate.index ?? position;
@@ -66,6 +67,10 @@ export async function* hubStreamToOpenAI(
   if (options.includeUsage) {
     yield { ...chunk(0, {}), choices: [], usage: convertGeminiUsageToOpenAI(usage) };
   }
+}
+
+function hasCounts(metadata: UsageMetadata | undefined): metadata is UsageMetadata {
+  return metadata !== undefined && Object.values(metadata).some((value) => typeof value === "number");
 }
 
 function takeWhole(pending: ChoiceState["pending"], field: keyof ChoiceState["pending"], text: string): string {
