@@ -34,6 +34,9 @@ export const configSchema = t.Object({
   log_level: t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")], { default: "info" }),
   models: t.Array(t.String({ minLength: 1 }), { default: DEFAULT_MODELS, minItems: 1 }),
   state_flush_interval_s: secondsSchema(2, 0.05),
+  reasoning_field: t.Union([t.Literal("reasoning_content"), t.Literal("reasoning"), t.Literal("think_tags"), t.Literal("hidden")], { default: "reasoning_content" }),
+  schema_profile: t.Union([t.Literal("json_schema"), t.Literal("openapi")], { default: "json_schema" }),
+  fetch_remote_images: t.Boolean({ default: true }),
 });
 
 export type Config = Static<typeof configSchema>;
@@ -139,6 +142,11 @@ function coerce(key: keyof Config, text: string): unknown {
     }
     const items = trimmed.split(",").map((item) => item.trim()).filter(Boolean);
     return schema.type === "array" || items.length > 1 ? items : text;
+  }
+  if (accepts("boolean")) {
+    if (/^(true|1|yes|on)$/i.test(text.trim())) return true;
+    if (/^(false|0|no|off)$/i.test(text.trim())) return false;
+    return text;
   }
   if (accepts("integer") || accepts("number")) {
     const number = Number(text);

@@ -68,6 +68,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     maxBodyBytes: config.max_body_bytes,
     keepaliveMs: config.keepalive_s * 1000,
     fakeStreamKeepaliveMs: config.fake_stream_keepalive_s * 1000,
+    reasoningField: config.reasoning_field,
+    schemaProfile: config.schema_profile,
+    remoteImages: config.fetch_remote_images
+      ? { fetch: fetchImpl, maxBytes: config.max_body_bytes, timeoutMs: config.connect_timeout_s * 1000 }
+      : null,
     version: VERSION,
   });
 

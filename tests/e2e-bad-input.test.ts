@@ -129,6 +129,7 @@ describe("upstream and internal failures", () => {
     const app = createApp({
       executor: boom as never, pool: new Pool([], new Map(), { callsPerRotation: 1 }), passwords: [], models: ["m"],
       maxBodyBytes: 1 << 20, keepaliveMs: 1000, fakeStreamKeepaliveMs: 1000, version: "test", log, now: Date.now,
+      reasoningField: "reasoning_content", schemaProfile: "json_schema", remoteImages: null,
     });
     const response = await app.handle(new Request("http://localhost/v1/chat/completions", {
       method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] }),

@@ -45,7 +45,7 @@ describe("non-streamed chat", () => {
     expect(sent.body.project).toBe("project-alice");
     expect(sent.body.request.systemInstruction).toEqual({ role: "user", parts: [{ text: "Answer in French." }] });
     expect(sent.body.request.contents).toEqual([{ role: "user", parts: [{ text: "Say hello" }] }]);
-    expect(sent.body.request.generationConfig).toEqual({ temperature: 0.2, maxOutputTokens: 50, stopSequences: ["END"] });
+    expect(sent.body.request.generationConfig).toEqual({ temperature: 0.2, maxOutputTokens: 50, stopSequences: ["END"], thinkingConfig: { includeThoughts: true } });
   });
 
   test("multi-turn conversations keep their order and roles; text parts are joined per turn", async () => {

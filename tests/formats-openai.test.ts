@@ -7,11 +7,34 @@ import { GatewayError } from "../src/hub.ts";
 import { openAIRequestToHub } from "../src/formats/openai/request.ts";
 import { hubResponseToOpenAI } from "../src/formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../src/formats/openai/stream.ts";
-import type { TranslateContext } from "../src/formats/openai/types.ts";
+import type { ReasoningField, TranslateContext } from "../src/formats/openai/types.ts";
+import type { RequestOptions } from "../src/formats/openai/request.ts";
+import { parseModelName } from "../src/models.ts";
 
 const FIXTURES = join(import.meta.dir, "fixtures");
 const UPDATE = process.env.JELLYCLI_UPDATE_GOLDEN === "1";
-const context = (model = "gemini-2.5-pro"): TranslateContext => ({ requestedModel: model, responseId: "test-id", createdAtSeconds: 0 });
+/** A fixed context; fixtures may set the model, the reasoning field and the request's tool-name map. */
+function context(fixture: { model?: string; reasoning_field?: ReasoningField; tool_names?: Record<string, string> } = {}): TranslateContext {
+  let ids = 0;
+  return {
+    requestedModel: fixture.model ?? "gemini-2.5-pro",
+    responseId: "test-id",
+    createdAtSeconds: 0,
+    makeToolCallId: () => `call_test_${++ids}`,
+    toolNames: { toOpenAI: (name) => fixture.tool_names?.[name] ?? name },
+    reasoningField: fixture.reasoning_field,
+  };
+}
+
+/** Request fixtures: options derive from the model name like the route does; `options` overrides. */
+function requestOptions(fixture: { input: { model: string }; options?: object; signatures?: Record<string, string> }): RequestOptions {
+  const variant = parseModelName(fixture.input.model);
+  return {
+    model: variant.base, search: variant.search, thinking: variant.thinking,
+    signatureFor: (id) => fixture.signatures?.[id],
+    ...fixture.options,
+  };
+}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
@@ -34,9 +57,12 @@ async function run(translate: () => unknown | Promise<unknown>): Promise<unknown
 }
 
 const translators: Record<string, (fixture: any) => Promise<unknown>> = {
-  "openai-request": (fixture) => run(() => openAIRequestToHub(fixture.input)),
-  "openai-response": (fixture) => run(() => hubResponseToOpenAI(fixture.input, context(fixture.model))),
-  "openai-stream": (fixture) => run(() => collect(hubStreamToOpenAI(replay(fixture.input), context(fixture.model), { includeUsage: fixture.include_usage === true }))),
+  "openai-request": (fixture) => run(() => {
+    const { request, warnings } = openAIRequestToHub(fixture.input, requestOptions(fixture));
+    return { request, warnings };
+  }),
+  "openai-response": (fixture) => run(() => hubResponseToOpenAI(fixture.input, context(fixture))),
+  "openai-stream": (fixture) => run(() => collect(hubStreamToOpenAI(replay(fixture.input), context(fixture), { includeUsage: fixture.include_usage === true }))),
 };
 
 for (const [translator, translate] of Object.entries(translators)) {

@@ -6,18 +6,15 @@ import type { Executor } from "../executor.ts";
 import { GatewayError } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Pool } from "../pool/pool.ts";
+import type { OpenAIRouteDeps } from "./routes/openai.ts";
 import { errorResponse, type Surface } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { openAIRoutes } from "./routes/openai.ts";
 
-export interface AppDeps {
+export interface AppDeps extends OpenAIRouteDeps {
   executor: Executor;
   pool: Pool;
-  passwords: readonly string[];
-  models: readonly string[];
   maxBodyBytes: number;
-  keepaliveMs: number;
-  fakeStreamKeepaliveMs: number;
   version: string;
   log: Logger;
   now: () => number;

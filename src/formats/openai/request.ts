@@ -1,113 +1,105 @@
 // OpenAI chat completion request → hub request (translation.md §2). Validates what it reads and
-// throws a GatewayError naming the field; fields it does not handle are ignored, not rejected.
-import { GatewayError, type Content, type GenerateContentRequest, type GenerationConfig, type Part } from "../../hub.ts";
-import type { ChatCompletionRequest, ChatContentPart, ChatMessage } from "./types.ts";
+// throws a GatewayError naming the field; fields without a Gemini meaning are ignored, not rejected.
+import { GatewayError, type Content, type GenerateContentRequest, type GenerationConfig } from "../../hub.ts";
+import { convertMessages } from "./messages.ts";
+import { sanitizeSchema, type SchemaProfile } from "./schema.ts";
+import { modelKind, parseReasoningEffort, thinkingConfigFor, type ReasoningEffort } from "./thinking.ts";
+import { ToolNames } from "./tool-names.ts";
+import { convertTools } from "./tools.ts";
+import type { ChatCompletionRequest, ReasoningField } from "./types.ts";
 
 const MAX_STOP_SEQUENCES = 5;
-const SYSTEM_ROLES = new Set(["system", "developer"]);
-const CONTINUATION_SENTINEL = "[Continuing from previous turn]";
+
+export interface RequestOptions {
+  /** The upstream model (variants resolved): thinking and JSON rules depend on it. */
+  model: string;
+  /** The -search variant: add Google Search grounding. */
+  search?: boolean;
+  /** The -nothinking / -maxthinking variants; they win over reasoning_effort. */
+  thinking?: "none" | "max";
+  schemaProfile?: SchemaProfile;
+  reasoningField?: ReasoningField;
+  /** Signatures remembered from earlier responses, by the tool-call id we issued. */
+  signatureFor?: (toolCallId: string) => string | undefined;
+}
 
 export interface HubRequestResult {
   request: GenerateContentRequest;
   warnings: string[];
+  /** Needed to give the client its own tool names back in the response. */
+  toolNames: ToolNames;
 }
 
-export function openAIRequestToHub(body: ChatCompletionRequest): HubRequestResult {
+export function openAIRequestToHub(body: ChatCompletionRequest, options: RequestOptions): HubRequestResult {
   const warnings: string[] = [];
+  const toolNames = new ToolNames();
+  const profile = options.schemaProfile ?? "json_schema";
+  const reasoningField = options.reasoningField ?? "reasoning_content";
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw GatewayError.invalidRequest("`messages` must be a non-empty array", "messages");
   }
-  const system: Part[] = [];
-  const contents: Content[] = [];
-  body.messages.forEach((message, index) => {
-    const where = `messages[${index}]`;
-    if (typeof message !== "object" || message === null || typeof message.role !== "string") {
-      throw GatewayError.invalidRequest(`${where} must be an object with a string "role"`, `${where}.role`);
-    }
-    if (SYSTEM_ROLES.has(message.role)) {
-      system.push(...messageParts(message, where));
-      return;
-    }
-    if (message.role === "user") appendContent(contents, "user", messageParts(message, where));
-    else if (message.role === "assistant") appendContent(contents, "model", messageParts(message, where));
-    else throw GatewayError.invalidRequest(`${where}.role "${message.role}" is not supported`, `${where}.role`);
+
+  // Tools first, so declared names get their sanitised spelling before history refers to them.
+  const { tools, toolConfig } = convertTools(body, toolNames, profile, warnings);
+  const { contents, system } = convertMessages(body.messages, {
+    names: toolNames,
+    signatureFor: options.signatureFor ?? (() => undefined),
+    stripThinkTags: reasoningField === "think_tags",
   });
 
   const request: GenerateContentRequest = { contents };
+  const generationConfig = samplingOf(body, warnings);
+  const callingMode = (toolConfig?.functionCallingConfig as { mode?: string } | undefined)?.mode;
+  const functionsActive = tools?.some((tool) => "functionDeclarations" in tool) === true && callingMode !== "NONE";
+  const jsonInstruction = applyResponseFormat(body, generationConfig, options.model, profile, functionsActive);
+  if (jsonInstruction) system.push({ text: jsonInstruction });
+
   if (contents.length === 0) {
     // Gemini rejects a request with no contents; a system-only prompt is the user's question.
-    if (system.length === 0) throw GatewayError.invalidRequest("`messages` contains no text to send", "messages");
+    if (system.length === 0) throw GatewayError.invalidRequest("`messages` contains no content to send", "messages");
     contents.push({ role: "user", parts: system });
-  } else {
-    if (system.length > 0) request.systemInstruction = { role: "user", parts: system };
-    if (contents[0]!.role === "model") contents.unshift({ role: "user", parts: [{ text: CONTINUATION_SENTINEL }] });
+  } else if (system.length > 0) {
+    request.systemInstruction = { role: "user", parts: system } satisfies Content;
   }
-  const generationConfig = generationConfigOf(body, warnings);
+
+  const allTools = [...(tools ?? [])];
+  if (options.search && !allTools.some((tool) => "googleSearch" in tool)) allTools.push({ googleSearch: {} });
+  if (allTools.length > 0) request.tools = allTools;
+  if (toolConfig) request.toolConfig = toolConfig;
+
+  const effort: ReasoningEffort | undefined = options.thinking ?? parseReasoningEffort(body.reasoning_effort);
+  const thinkingConfig = thinkingConfigFor(options.model, effort, reasoningField !== "hidden");
+  if (thinkingConfig) generationConfig.thinkingConfig = thinkingConfig;
   if (Object.keys(generationConfig).length > 0) request.generationConfig = generationConfig;
-  return { request, warnings };
+  return { request, warnings, toolNames };
 }
 
-/** Adjacent turns with one role become one content: Gemini expects turns to alternate. */
-function appendContent(contents: Content[], role: "user" | "model", parts: Part[]): void {
-  if (parts.length === 0) return;
-  const last = contents[contents.length - 1];
-  if (last && last.role === role) last.parts.push(...parts);
-  else contents.push({ role, parts });
-}
-
-function messageParts(message: ChatMessage, where: string): Part[] {
-  const { content } = message;
-  if (content === undefined || content === null) return [];
-  if (typeof content === "string") return content === "" ? [] : [{ text: content }];
-  if (!Array.isArray(content)) throw GatewayError.invalidRequest(`${where}.content must be a string or an array of parts`, `${where}.content`);
-  return content.flatMap((part, index) => contentPart(part, `${where}.content[${index}]`));
-}
-
-function contentPart(part: ChatContentPart, where: string): Part[] {
-  if (typeof part !== "object" || part === null) throw GatewayError.invalidRequest(`${where} must be an object`, where);
-  switch (part.type) {
-    case "text":
-      if (typeof part.text !== "string") throw GatewayError.invalidRequest(`${where}.text must be a string`, `${where}.text`);
-      return part.text === "" ? [] : [{ text: part.text }];
-    case "image_url":
-      return [imagePart(part, where)];
-    default:
-      throw GatewayError.invalidRequest(`${where}: content part type "${String(part.type)}" is not supported`, `${where}.type`);
-  }
-}
-
-function imagePart(part: ChatContentPart, where: string): Part {
-  const url = typeof part.image_url === "string" ? part.image_url : part.image_url?.url;
-  if (typeof url !== "string") throw GatewayError.invalidRequest(`${where}.image_url.url must be a string`, `${where}.image_url.url`);
-  const match = /^data:([^;,]+)((?:;[^;,]+)*),(.*)$/s.exec(url);
-  if (!match) throw GatewayError.invalidRequest(`${where}: only data: URLs are supported for images`, `${where}.image_url.url`);
-  const [, mimeType, parameters, payload] = match;
-  if (!parameters!.split(";").includes("base64")) {
-    return { inlineData: { mimeType: mimeType!, data: Buffer.from(decodeURIComponent(payload!), "utf8").toString("base64") } };
-  }
-  return { inlineData: { mimeType: mimeType!, data: payload!.replace(/\s+/g, "") } };
-}
-
-function generationConfigOf(body: ChatCompletionRequest, warnings: string[]): GenerationConfig {
+function samplingOf(body: ChatCompletionRequest, warnings: string[]): GenerationConfig {
   const config: GenerationConfig = {};
-  const temperature = optionalNumber(body, "temperature");
-  if (temperature !== undefined) config.temperature = temperature;
-  const topP = optionalNumber(body, "top_p");
-  if (topP !== undefined) config.topP = topP;
-  const topK = optionalNumber(body, "top_k");
-  if (topK !== undefined) config.topK = topK;
+  const copy = (field: string, target: keyof GenerationConfig) => {
+    const value = optionalNumber(body, field);
+    if (value !== undefined) config[target] = value;
+  };
+  copy("temperature", "temperature");
+  copy("top_p", "topP");
+  copy("top_k", "topK");
+  copy("seed", "seed");
   // max_completion_tokens is the newer name and wins when a client sends both.
   const maxTokens = optionalNumber(body, "max_completion_tokens") ?? optionalNumber(body, "max_tokens");
   if (maxTokens !== undefined) config.maxOutputTokens = maxTokens;
-  const seed = optionalNumber(body, "seed");
-  if (seed !== undefined) config.seed = seed;
   const n = optionalNumber(body, "n");
   if (n !== undefined && n > 1) config.candidateCount = n;
-  // Gemini 2.5+ answers 400 to any non-zero penalty it does not support, and 0 is a no-op.
+  // Gemini 2.5+ answers 400 to a non-zero penalty it does not support, and 0 is a no-op anyway.
   for (const [field, target] of [["presence_penalty", "presencePenalty"], ["frequency_penalty", "frequencyPenalty"]] as const) {
     const value = optionalNumber(body, field);
     if (value) config[target] = value;
   }
+  if (body.logprobs === true) {
+    config.responseLogprobs = true;
+    const top = optionalNumber(body, "top_logprobs");
+    if (top !== undefined && top > 0) config.logprobs = top;
+  }
+  if (Array.isArray(body.modalities)) config.responseModalities = body.modalities.map((modality) => String(modality).toUpperCase());
 
   const stop = body.stop;
   if (stop !== undefined && stop !== null) {
@@ -119,6 +111,33 @@ function generationConfigOf(body: ChatCompletionRequest, warnings: string[]): Ge
     if (list.length > 0) config.stopSequences = list.slice(0, MAX_STOP_SEQUENCES);
   }
   return config;
+}
+
+/**
+ * response_format → responseMimeType + schema (§2.6). Gemini 2.x answers 400 to JSON output
+ * combined with function calling, so there the schema travels as an instruction instead.
+ * Returns that instruction, if one is needed.
+ */
+function applyResponseFormat(body: ChatCompletionRequest, config: GenerationConfig, model: string, profile: SchemaProfile, toolsActive: boolean): string | undefined {
+  const format = body.response_format as { type?: unknown; json_schema?: { schema?: unknown; name?: unknown } } | null | undefined;
+  if (format === undefined || format === null || format.type === "text") return undefined;
+  if (format.type !== "json_object" && format.type !== "json_schema") {
+    throw GatewayError.invalidRequest('`response_format.type` must be "text", "json_object" or "json_schema"', "response_format.type");
+  }
+  const schema = format.type === "json_schema" ? format.json_schema?.schema : undefined;
+  if (format.type === "json_schema" && (typeof schema !== "object" || schema === null)) {
+    throw GatewayError.invalidRequest("`response_format.json_schema.schema` must be a JSON Schema object", "response_format.json_schema.schema");
+  }
+  if (toolsActive && modelKind(model).generation !== "3") {
+    return schema ? `Respond only with JSON matching this schema: ${JSON.stringify(schema)}` : "Respond only with a valid JSON object.";
+  }
+  config.responseMimeType = "application/json";
+  if (schema) {
+    const sanitized = sanitizeSchema(schema, { profile, ordered: true });
+    if (profile === "json_schema") config.responseJsonSchema = sanitized;
+    else config.responseSchema = sanitized;
+  }
+  return undefined;
 }
 
 function optionalNumber(body: ChatCompletionRequest, field: string): number | undefined {

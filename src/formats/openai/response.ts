@@ -1,24 +1,30 @@
 // Hub response → OpenAI chat.completion (translation.md §3.1).
-import type { Candidate, GenerateContentResponse } from "../../hub.ts";
+import type { Candidate, GenerateContentResponse, Part } from "../../hub.ts";
+import { groundingToAnnotations } from "./annotations.ts";
 import { mapGeminiFinishReasonToOpenAI } from "./finish-reason.ts";
-import type { ChatCompletion, ChatCompletionMessage, TranslateContext } from "./types.ts";
+import { convertGeminiLogprobs } from "./logprobs.ts";
+import type { ChatCompletion, ChatCompletionMessage, ToolCall, TranslateContext } from "./types.ts";
 import { convertGeminiUsageToOpenAI } from "./usage.ts";
 
 export function hubResponseToOpenAI(response: GenerateContentResponse, context: TranslateContext): ChatCompletion {
   const candidates = response.candidates ?? [];
-  const choices = candidates.length > 0
-    ? candidates.map((candidate, position) => ({
-        index: candidate.index ?? position,
-        message: messageOf(candidate),
-        logprobs: null,
-        finish_reason: mapGeminiFinishReasonToOpenAI(candidate.finishReason),
-      }))
+  const choices: ChatCompletion["choices"] = candidates.length > 0
+    ? candidates.map((candidate, position) => {
+        const message = messageOf(candidate, context);
+        return {
+          index: candidate.index ?? position,
+          message,
+          logprobs: convertGeminiLogprobs(candidate.logprobsResult),
+          finish_reason: mapGeminiFinishReasonToOpenAI(candidate.finishReason, message.tool_calls !== undefined),
+          ...(candidate.finishReason ? { native_finish_reason: candidate.finishReason } : {}),
+        };
+      })
     // No candidates: the prompt itself was blocked. Clients still expect one choice.
     : [{
         index: 0,
-        message: { role: "assistant" as const, content: "", refusal: null },
+        message: { role: "assistant", content: "", refusal: null },
         logprobs: null,
-        finish_reason: response.promptFeedback?.blockReason ? ("content_filter" as const) : ("stop" as const),
+        finish_reason: response.promptFeedback?.blockReason ? "content_filter" : "stop",
       }];
   return {
     id: `chatcmpl-${context.responseId}`,
@@ -30,15 +36,40 @@ export function hubResponseToOpenAI(response: GenerateContentResponse, context: 
   };
 }
 
-function messageOf(candidate: Candidate): ChatCompletionMessage {
+function messageOf(candidate: Candidate, context: TranslateContext): ChatCompletionMessage {
   let content = "";
   let reasoning = "";
+  const toolCalls: ToolCall[] = [];
   for (const part of candidate.content?.parts ?? []) {
-    if (typeof part.text !== "string") continue;
-    if (part.thought === true) reasoning += part.text;
-    else content += part.text;
+    if (part.functionCall) toolCalls.push(toolCallOf(part, context));
+    else if (typeof part.text === "string") {
+      if (part.thought === true) reasoning += part.text;
+      else content += part.text;
+    }
   }
-  const message: ChatCompletionMessage = { role: "assistant", content, refusal: null };
-  if (reasoning !== "") message.reasoning_content = reasoning;
+  const field = context.reasoningField ?? "reasoning_content";
+  const text = field === "think_tags" && reasoning !== "" ? `<think>${reasoning}</think>\n${content}` : content;
+  const message: ChatCompletionMessage = {
+    role: "assistant",
+    // OpenAI sends null content beside tool calls; "" otherwise keeps naive .trim() callers alive.
+    content: text === "" && toolCalls.length > 0 ? null : text,
+    refusal: null,
+  };
+  if (reasoning !== "" && (field === "reasoning_content" || field === "reasoning")) message[field] = reasoning;
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  const annotations = groundingToAnnotations(candidate.groundingMetadata, content);
+  if (annotations.length > 0) message.annotations = annotations;
   return message;
+}
+
+/** One Gemini functionCall part → one OpenAI tool call; shared with the stream translator. */
+export function toolCallOf(part: Part, context: TranslateContext): ToolCall {
+  const call = part.functionCall!;
+  const toolCall: ToolCall = {
+    id: call.id || context.makeToolCallId(),
+    type: "function",
+    function: { name: context.toolNames?.toOpenAI(call.name) ?? call.name, arguments: JSON.stringify(call.args ?? {}) },
+  };
+  if (part.thoughtSignature) toolCall.extra_content = { google: { thought_signature: part.thoughtSignature } };
+  return toolCall;
 }

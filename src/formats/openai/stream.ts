@@ -1,18 +1,29 @@
 // Hub response chunks → OpenAI chat.completion.chunk objects (translation.md §3.2). One generator
 // per request; its state lives in locals. Framing (data: …, [DONE]) is http/sse.ts's job.
 import type { GenerateContentResponse, UsageMetadata } from "../../hub.ts";
+import { groundingToAnnotations } from "./annotations.ts";
 import { mapGeminiFinishReasonToOpenAI } from "./finish-reason.ts";
-import type { ChatCompletionChunk, ChatCompletionDelta, FinishReason, TranslateContext } from "./types.ts";
+import { convertGeminiLogprobs } from "./logprobs.ts";
+import { toolCallOf } from "./response.ts";
+import type { ChatCompletionChunk, ChatCompletionDelta, ChatLogprobs, FinishReason, TranslateContext } from "./types.ts";
 import { convertGeminiUsageToOpenAI } from "./usage.ts";
 
 export interface StreamOptions {
   includeUsage: boolean;
 }
 
+type TextField = "content" | "reasoning_content" | "reasoning";
+
 interface ChoiceState {
   finishReason?: string;
+  toolCalls: number;
+  /** think_tags mode: a <think> was opened and not yet closed. */
+  thinking: boolean;
+  /** All visible text so far: grounding offsets refer to it. */
+  text: string;
+  grounding?: unknown;
   /** A high surrogate held back so a code point is never split between two deltas. */
-  pending: { content: string; reasoning_content: string };
+  pending: Partial<Record<TextField, string>>;
 }
 
 export async function* hubStreamToOpenAI(
@@ -20,36 +31,63 @@ export async function* hubStreamToOpenAI(
   context: TranslateContext,
   options: StreamOptions,
 ): AsyncGenerator<ChatCompletionChunk> {
+  const reasoningField = context.reasoningField ?? "reasoning_content";
   const choices = new Map<number, ChoiceState>();
   let usage: UsageMetadata | undefined;
   let blocked = false;
-  const chunk = (index: number, delta: ChatCompletionDelta, finish: FinishReason | null = null): ChatCompletionChunk => ({
+  const chunk = (index: number, delta: ChatCompletionDelta, finish: FinishReason | null = null, logprobs: ChatLogprobs | null = null): ChatCompletionChunk => ({
     id: `chatcmpl-${context.responseId}`,
     object: "chat.completion.chunk",
     created: context.createdAtSeconds,
     model: context.requestedModel,
-    choices: [{ index, delta, logprobs: null, finish_reason: finish }],
+    choices: [{ index, delta, logprobs, finish_reason: finish }],
   });
+  function* text(index: number, state: ChoiceState, field: TextField, value: string, logprobs: ChatLogprobs | null = null) {
+    const whole = takeWhole(state.pending, field, value);
+    if (whole !== "") yield chunk(index, { [field]: whole }, null, logprobs);
+  }
 
   for await (const response of chunks) {
-    // Each chunk's usage is a running total: keep the last one.
-    // Intermediate Code Assist chunks carry usageMetadata with no counts at all; skip those.
+    // Each chunk's usage is a running total: keep the last one that has counts.
     if (hasCounts(response.usageMetadata)) usage = response.usageMetadata;
     if (response.promptFeedback?.blockReason) blocked = true;
     for (const [position, candidate] of (response.candidates ?? []).entries()) {
       const index = candidate.index ?? position;
       let state = choices.get(index);
       if (!state) {
-        state = { pending: { content: "", reasoning_content: "" } };
+        state = { toolCalls: 0, thinking: false, text: "", pending: {} };
         choices.set(index, state);
         yield chunk(index, { role: "assistant", content: "" });
       }
+      const logprobs = convertGeminiLogprobs(candidate.logprobsResult);
       for (const part of candidate.content?.parts ?? []) {
+        if (part.functionCall) {
+          yield* flush(index, state);
+          if (state.thinking) {
+            state.thinking = false;
+            yield chunk(index, { content: "</think>\n" });
+          }
+          // One whole call per chunk: Cline tracks only the latest id/name, the AI SDK wants all
+          // of id, type and name on the first delta of an index (translation.md §6 rows 35–36).
+          yield chunk(index, { tool_calls: [{ index: state.toolCalls++, ...toolCallOf(part, context) }] });
+          continue;
+        }
         if (typeof part.text !== "string" || part.text === "") continue;
-        const field = part.thought === true ? "reasoning_content" : "content";
-        const text = takeWhole(state.pending, field, part.text);
-        if (text !== "") yield chunk(index, { [field]: text });
+        if (part.thought === true) {
+          if (reasoningField === "hidden") continue;
+          if (reasoningField === "think_tags") {
+            const open = state.thinking ? "" : "<think>";
+            state.thinking = true;
+            yield* text(index, state, "content", open + part.text);
+          } else yield* text(index, state, reasoningField, part.text);
+          continue;
+        }
+        const close = state.thinking ? "</think>\n" : "";
+        state.thinking = false;
+        state.text += part.text;
+        yield* text(index, state, "content", close + part.text, logprobs);
       }
+      if (candidate.groundingMetadata) state.grounding = candidate.groundingMetadata;
       if (candidate.finishReason) state.finishReason = candidate.finishReason;
     }
   }
@@ -59,13 +97,23 @@ export async function* hubStreamToOpenAI(
     yield chunk(0, {}, blocked ? "content_filter" : "stop");
   }
   for (const [index, state] of [...choices].sort(([a], [b]) => a - b)) {
-    for (const field of ["reasoning_content", "content"] as const) {
-      if (state.pending[field] !== "") yield chunk(index, { [field]: state.pending[field] });
-    }
-    yield chunk(index, {}, mapGeminiFinishReasonToOpenAI(state.finishReason));
+    yield* flush(index, state);
+    if (state.thinking) yield chunk(index, { content: "</think>\n" });
+    const annotations = groundingToAnnotations(state.grounding, state.text);
+    if (annotations.length > 0) yield chunk(index, { annotations });
+    const finish = chunk(index, {}, mapGeminiFinishReasonToOpenAI(state.finishReason, state.toolCalls > 0));
+    if (state.finishReason) finish.choices[0]!.native_finish_reason = state.finishReason;
+    yield finish;
   }
   if (options.includeUsage) {
     yield { ...chunk(0, {}), choices: [], usage: convertGeminiUsageToOpenAI(usage) };
+  }
+
+  function* flush(index: number, state: ChoiceState) {
+    for (const [field, held] of Object.entries(state.pending) as [TextField, string][]) {
+      if (held) yield chunk(index, { [field]: held });
+    }
+    state.pending = {};
   }
 }
 
@@ -73,8 +121,8 @@ function hasCounts(metadata: UsageMetadata | undefined): metadata is UsageMetada
   return metadata !== undefined && Object.values(metadata).some((value) => typeof value === "number");
 }
 
-function takeWhole(pending: ChoiceState["pending"], field: keyof ChoiceState["pending"], text: string): string {
-  const joined = pending[field] + text;
+function takeWhole(pending: ChoiceState["pending"], field: TextField, text: string): string {
+  const joined = (pending[field] ?? "") + text;
   const last = joined.charCodeAt(joined.length - 1);
   if (last >= 0xd800 && last <= 0xdbff) {
     pending[field] = joined.slice(-1);

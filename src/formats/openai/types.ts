@@ -43,11 +43,31 @@ export interface Usage {
 
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls";
 
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+  /** Google's own OpenAI-compat spelling for carrying a thought signature with the call. */
+  extra_content?: { google: { thought_signature: string } };
+}
+
+export interface UrlCitation {
+  type: "url_citation";
+  url_citation: { url: string; title: string; start_index: number; end_index: number };
+}
+
+export interface ChatLogprobs {
+  content: { token: string; logprob: number; bytes: number[]; top_logprobs: { token: string; logprob: number; bytes: number[] }[] }[];
+}
+
 export interface ChatCompletionMessage {
   role: "assistant";
   content: string | null;
   refusal: null;
   reasoning_content?: string;
+  reasoning?: string;
+  tool_calls?: ToolCall[];
+  annotations?: UrlCitation[];
 }
 
 export interface ChatCompletion {
@@ -55,14 +75,21 @@ export interface ChatCompletion {
   object: "chat.completion";
   created: number;
   model: string;
-  choices: { index: number; message: ChatCompletionMessage; logprobs: null; finish_reason: FinishReason }[];
+  choices: { index: number; message: ChatCompletionMessage; logprobs: ChatLogprobs | null; finish_reason: FinishReason; native_finish_reason?: string }[];
   usage?: Usage;
+}
+
+export interface ToolCallDelta extends ToolCall {
+  index: number;
 }
 
 export interface ChatCompletionDelta {
   role?: "assistant";
   content?: string;
   reasoning_content?: string;
+  reasoning?: string;
+  tool_calls?: ToolCallDelta[];
+  annotations?: UrlCitation[];
 }
 
 export interface ChatCompletionChunk {
@@ -70,9 +97,12 @@ export interface ChatCompletionChunk {
   object: "chat.completion.chunk";
   created: number;
   model: string;
-  choices: { index: number; delta: ChatCompletionDelta; logprobs: null; finish_reason: FinishReason | null }[];
+  choices: { index: number; delta: ChatCompletionDelta; logprobs: ChatLogprobs | null; finish_reason: FinishReason | null; native_finish_reason?: string }[];
   usage?: Usage | null;
 }
+
+/** Where reasoning text goes in the answer (translation.md §3.5). */
+export type ReasoningField = "reasoning_content" | "reasoning" | "think_tags" | "hidden";
 
 /** Everything a translator needs that is not in its input; injected so output is deterministic. */
 export interface TranslateContext {
@@ -80,4 +110,9 @@ export interface TranslateContext {
   readonly requestedModel: string;
   readonly responseId: string;
   readonly createdAtSeconds: number;
+  /** For function calls Gemini sent without an id. */
+  readonly makeToolCallId: () => string;
+  /** Gemini tool names → the client's (from the request translation). */
+  readonly toolNames?: { toOpenAI(name: string): string };
+  readonly reasoningField?: ReasoningField;
 }

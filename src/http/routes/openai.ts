@@ -2,16 +2,19 @@
 import { randomBytes } from "node:crypto";
 import { Elysia, t } from "elysia";
 import type { Executor } from "../../executor.ts";
-import { GatewayError } from "../../hub.ts";
 import { openAIRequestToHub } from "../../formats/openai/request.ts";
 import { hubResponseToOpenAI } from "../../formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../../formats/openai/stream.ts";
-import type { ChatCompletionRequest, TranslateContext } from "../../formats/openai/types.ts";
+import type { SchemaProfile } from "../../formats/openai/schema.ts";
+import type { ChatCompletionChunk, ChatCompletionRequest, ReasoningField, TranslateContext } from "../../formats/openai/types.ts";
+import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
 import { listedModelNames, parseModelName } from "../../models.ts";
 import { clientAuth } from "../auth.ts";
 import { toOpenAIErrorBody } from "../errors.ts";
+import { inlineRemoteImages } from "../remote-images.ts";
 import { sseResponse } from "../sse.ts";
+import { ThoughtSignatures } from "../thought-signatures.ts";
 
 export interface OpenAIRouteDeps {
   executor: Executor;
@@ -19,6 +22,10 @@ export interface OpenAIRouteDeps {
   models: readonly string[];
   keepaliveMs: number;
   fakeStreamKeepaliveMs: number;
+  reasoningField: ReasoningField;
+  schemaProfile: SchemaProfile;
+  /** null: images given by URL are passed on as URLs (fileData) instead of fetched. */
+  remoteImages: { fetch: typeof fetch; maxBytes: number; timeoutMs: number } | null;
   log: Logger;
   now: () => number;
 }
@@ -29,40 +36,68 @@ const chatRequestSchema = t.Object(
   { additionalProperties: true },
 );
 
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
 export function openAIRoutes(deps: OpenAIRouteDeps) {
   const startedAt = Math.floor(deps.now() / 1000);
+  const signatures = new ThoughtSignatures();
   return new Elysia({ name: "routes.openai" })
     .use(clientAuth(deps.passwords))
-    .post("/v1/chat/completions", ({ body, request }) => chatCompletions(body as ChatCompletionRequest, request.signal, deps), { body: chatRequestSchema })
+    .post("/v1/chat/completions", ({ body, request }) => chatCompletions(body as ChatCompletionRequest, request.signal, deps, signatures), { body: chatRequestSchema })
     .get("/v1/models", () => ({
       object: "list",
       data: listedModelNames(deps.models).map((id) => ({ id, object: "model", created: startedAt, owned_by: "google" })),
     }));
 }
 
-export async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps): Promise<Response | object> {
-  const { request } = openAIRequestToHub(body);
+async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response | object> {
+  const variant = parseModelName(body.model);
+  const messages = deps.remoteImages ? await inlineRemoteImages(body.messages, deps.remoteImages) : body.messages;
+  const { request, toolNames, warnings } = openAIRequestToHub({ ...body, messages: messages as ChatCompletionRequest["messages"] }, {
+    model: variant.base,
+    search: variant.search,
+    thinking: variant.thinking,
+    schemaProfile: deps.schemaProfile,
+    reasoningField: deps.reasoningField,
+    signatureFor: (id) => signatures.recall(id),
+  });
+  if (warnings.length > 0) deps.log.debug("request translated with warnings", { model: body.model, warnings });
   const context: TranslateContext = {
     requestedModel: body.model,
     responseId: randomBytes(12).toString("hex"),
     createdAtSeconds: Math.floor(deps.now() / 1000),
+    makeToolCallId: () => `call_${randomBase62(24)}`,
+    toolNames,
+    reasoningField: deps.reasoningField,
   };
   const input = { model: body.model, request, signal };
   const streamOptions = { includeUsage: body.stream_options?.include_usage === true };
-  if (body.stream !== true) return hubResponseToOpenAI(await deps.executor.generate(input), context);
 
-  if (parseModelName(body.model).fakeStream) {
+  if (body.stream !== true) {
+    const completion = hubResponseToOpenAI(await deps.executor.generate(input), context);
+    for (const choice of completion.choices) signatures.rememberFrom(choice.message.tool_calls);
+    return completion;
+  }
+  const remembering = (chunks: AsyncIterable<ChatCompletionChunk>) => rememberSignatures(chunks, signatures);
+  if (variant.fakeStream) {
     const answer = deps.executor.generate(input);
     answer.catch(() => {}); // observed below; this only keeps an abandoned rejection quiet
     // An answer (or a refusal) that comes quickly still gets a proper status; after that, keep-alives.
     const early = await Promise.race([answer, Bun.sleep(deps.fakeStreamKeepaliveMs).then(() => undefined)]);
-    const chunks = (async function* () {
+    const whole = (async function* (): AsyncGenerator<GenerateContentResponse> {
       yield early ?? (await answer);
     })();
-    return openAIEventStream(hubStreamToOpenAI(chunks, context, streamOptions), deps.fakeStreamKeepaliveMs);
+    return openAIEventStream(remembering(hubStreamToOpenAI(whole, context, streamOptions)), deps.fakeStreamKeepaliveMs);
   }
   const upstream = await deps.executor.stream(input);
-  return openAIEventStream(hubStreamToOpenAI(upstream, context, streamOptions), deps.keepaliveMs);
+  return openAIEventStream(remembering(hubStreamToOpenAI(upstream, context, streamOptions)), deps.keepaliveMs);
+}
+
+async function* rememberSignatures(chunks: AsyncIterable<ChatCompletionChunk>, signatures: ThoughtSignatures): AsyncGenerator<ChatCompletionChunk> {
+  for await (const chunk of chunks) {
+    for (const choice of chunk.choices) signatures.rememberFrom(choice.delta.tool_calls);
+    yield chunk;
+  }
 }
 
 function openAIEventStream(chunks: AsyncIterable<object>, keepaliveMs: number): Response {
@@ -71,4 +106,8 @@ function openAIEventStream(chunks: AsyncIterable<object>, keepaliveMs: number): 
     done: "[DONE]",
     errorEvent: (error) => toOpenAIErrorBody(error instanceof GatewayError ? error : new GatewayError({ status: 500, message: "internal error while streaming" })),
   });
+}
+
+function randomBase62(length: number): string {
+  return Array.from(randomBytes(length), (byte) => BASE62[byte % 62]).join("");
 }

@@ -1,0 +1,44 @@
+// OpenAI tool names → names Gemini accepts (translation.md §2.5.1), and back. Gemini wants a
+// leading letter or underscore and [a-zA-Z0-9_.:-]; we also cap at 64 like OpenAI. Collisions get
+// _2, _3 … so two client tools never merge into one Gemini declaration.
+
+const MAX_NAME_LENGTH = 64;
+
+export class ToolNames {
+  private readonly toGeminiNames = new Map<string, string>();
+  private readonly toOpenAINames = new Map<string, string>();
+
+  /** The Gemini name for `original`, allocating one on first sight. */
+  toGemini(original: string): string {
+    const known = this.toGeminiNames.get(original);
+    if (known !== undefined) return known;
+    const base = sanitizeToolName(original);
+    let candidate = base;
+    for (let suffix = 2; this.toOpenAINames.has(candidate); suffix++) {
+      const tail = `_${suffix}`;
+      candidate = base.slice(0, MAX_NAME_LENGTH - tail.length) + tail;
+    }
+    this.toGeminiNames.set(original, candidate);
+    this.toOpenAINames.set(candidate, original);
+    return candidate;
+  }
+
+  /** The client's name for a name Gemini answered with; unknown names pass through. */
+  toOpenAI(geminiName: string): string {
+    const direct = this.toOpenAINames.get(geminiName);
+    if (direct !== undefined) return direct;
+    // Gemini's own error texts say `default_api:<name>`; undo that prefix if it ever leaks.
+    const unprefixed = geminiName.replace(/^default_api[:.]/, "");
+    return this.toOpenAINames.get(unprefixed) ?? geminiName;
+  }
+
+  get size(): number {
+    return this.toOpenAINames.size;
+  }
+}
+
+export function sanitizeToolName(name: string): string {
+  let cleaned = name.replace(/[^a-zA-Z0-9_.:-]/g, "_");
+  if (!/^[a-zA-Z_]/.test(cleaned)) cleaned = `_${cleaned}`;
+  return cleaned.slice(0, MAX_NAME_LENGTH);
+}
