@@ -100,3 +100,27 @@ describe("stream translator and UTF-8", () => {
     }
   });
 });
+
+describe("upstream bytes → SSE parser → stream translator", () => {
+  test("an SSE body split at every byte boundary yields the identical text", async () => {
+    const { parseSSE } = await import("../src/upstreams/sse-parse.ts");
+    const text = "Grüße, 世界! 🎉👩‍💻 ok";
+    const events = [...text].reduce<string[]>((pieces, char, index) => {
+      if (index % 3 === 0) pieces.push("");
+      pieces[pieces.length - 1] += char;
+      return pieces;
+    }, []);
+    const body = new TextEncoder().encode(events.map((piece) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: piece }] } }] })}\r\n\r\n`).join(""));
+    for (let cut = 1; cut < body.length; cut++) {
+      async function* twoReads() {
+        yield body.slice(0, cut);
+        yield body.slice(cut);
+      }
+      async function* hub() {
+        for await (const event of parseSSE(twoReads())) yield JSON.parse(event.data);
+      }
+      const out = await collect(hubStreamToOpenAI(hub(), context(), { includeUsage: false }));
+      expect(out.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("")).toBe(text);
+    }
+  });
+});

@@ -25,6 +25,8 @@ export interface MessagesOptions {
   signatureFor: (toolCallId: string) => string | undefined;
   /** Strip <think>…</think> from assistant history (when reasoning is surfaced as tags). */
   stripThinkTags: boolean;
+  /** Gemini 3 takes a per-image resolution, which is what OpenAI's image `detail` means. */
+  mediaResolution: boolean;
 }
 
 export interface MessagesResult {
@@ -48,17 +50,17 @@ export function convertMessages(messages: ChatMessage[], options: MessagesOption
     switch (message.role) {
       case "system":
       case "developer":
-        system.push(...contentParts(message, where));
+        system.push(...contentParts(message, where, options));
         break;
       case "user":
-        entries.push({ kind: "user", parts: contentParts(message, where) });
+        entries.push({ kind: "user", parts: contentParts(message, where, options) });
         break;
       case "assistant":
         entries.push(modelEntry(message, where, options));
         break;
       case "tool":
       case "function":
-        entries.push(toolEntry(message, where, index));
+        entries.push(toolEntry(message, where, index, options));
         break;
       default:
         throw GatewayError.invalidRequest(`${where}.role "${message.role}" is not supported`, `${where}.role`);
@@ -125,7 +127,7 @@ function append(contents: Content[], role: "user" | "model", parts: Part[]): voi
 }
 
 function modelEntry(message: ChatMessage, where: string, options: MessagesOptions): Entry {
-  let parts = contentParts(message, where, true);
+  let parts = contentParts(message, where, options, true);
   if (options.stripThinkTags) {
     parts = parts.map((part) => ({ text: part.text!.replace(/<think>[\s\S]*?<\/think>\s*/g, "") })).filter((part) => part.text !== "");
   }
@@ -148,7 +150,7 @@ function modelEntry(message: ChatMessage, where: string, options: MessagesOption
   return { kind: "model", parts, calls };
 }
 
-function toolEntry(message: ChatMessage, where: string, index: number): Entry {
+function toolEntry(message: ChatMessage, where: string, index: number, options: MessagesOptions): Entry {
   const id = typeof message.tool_call_id === "string" && message.tool_call_id !== "" ? message.tool_call_id : undefined;
   const name = typeof message.name === "string" ? message.name : undefined;
   const content = message.content;
@@ -159,7 +161,7 @@ function toolEntry(message: ChatMessage, where: string, index: number): Entry {
     const texts: string[] = [];
     content.forEach((part, position) => {
       if (part?.type === "text" && typeof part.text === "string") texts.push(part.text);
-      else media.push(...contentPart(part, `${where}.content[${position}]`));
+      else media.push(...contentPart(part, `${where}.content[${position}]`, options));
     });
     output = texts.join("\n");
   } else if (content !== null && content !== undefined) output = JSON.stringify(content);
@@ -168,25 +170,29 @@ function toolEntry(message: ChatMessage, where: string, index: number): Entry {
 }
 
 /** A message's content as parts; the model's own turns keep only their text. */
-function contentParts(message: ChatMessage, where: string, modelTurn = false): Part[] {
+function contentParts(message: ChatMessage, where: string, options: MessagesOptions, modelTurn = false): Part[] {
   const { content } = message;
   if (content === undefined || content === null) return [];
   if (typeof content === "string") return content === "" ? [] : [{ text: content }];
   if (!Array.isArray(content)) throw GatewayError.invalidRequest(`${where}.content must be a string or an array of parts`, `${where}.content`);
   return content.flatMap((part, index) => {
     if (part?.type === "refusal" || (modelTurn && part?.type !== "text")) return [];
-    return contentPart(part, `${where}.content[${index}]`);
+    return contentPart(part, `${where}.content[${index}]`, options);
   });
 }
 
-function contentPart(part: ChatContentPart, where: string): Part[] {
+function contentPart(part: ChatContentPart, where: string, options: MessagesOptions): Part[] {
   if (typeof part !== "object" || part === null) throw GatewayError.invalidRequest(`${where} must be an object`, where);
   switch (part.type) {
     case "text":
       if (typeof part.text !== "string") throw GatewayError.invalidRequest(`${where}.text must be a string`, `${where}.text`);
       return part.text === "" ? [] : [{ text: part.text }];
-    case "image_url":
-      return [imagePart(part, where)];
+    case "image_url": {
+      const image = imagePart(part, where);
+      const detail = typeof part.image_url === "object" ? part.image_url?.detail : undefined;
+      if (options.mediaResolution && (detail === "low" || detail === "high")) image.mediaResolution = { level: `MEDIA_RESOLUTION_${detail.toUpperCase()}` };
+      return [image];
+    }
     case "input_audio": {
       const audio = part.input_audio as { data?: unknown; format?: unknown } | undefined;
       if (typeof audio?.data !== "string") throw GatewayError.invalidRequest(`${where}.input_audio.data must be base64 text`, `${where}.input_audio.data`);

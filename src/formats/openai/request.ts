@@ -45,6 +45,7 @@ export function openAIRequestToHub(body: ChatCompletionRequest, options: Request
     names: toolNames,
     signatureFor: options.signatureFor ?? (() => undefined),
     stripThinkTags: reasoningField === "think_tags",
+    mediaResolution: modelKind(options.model).generation === "3",
   });
 
   const request: GenerateContentRequest = { contents };

@@ -82,7 +82,7 @@ function declaration(fn: Json, name: string, profile: SchemaProfile): Json {
   const out: Json = { name };
   if (typeof fn.description === "string" && fn.description !== "") out.description = fn.description;
   const schema = fn.parameters === undefined || fn.parameters === null ? undefined : sanitizeSchema(fn.parameters, { profile });
-  if (profile === "json_schema") out.parametersJsonSchema = schema ?? { type: "object", properties: {} };
+  if (profile === "json_schema") out.parametersJsonSchema = schema && !isEmptyObjectSchema(schema) ? schema : { type: "object", properties: {} };
   // The strict proto rejects an object without properties: no-argument tools omit parameters.
   else if (schema && !isEmptyObjectSchema(schema)) out.parameters = schema;
   return out;
