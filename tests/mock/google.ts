@@ -28,6 +28,8 @@ export type Scripted =
   | { kind: "error"; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: "reply"; text?: string; chunks?: string[]; thoughts?: string; delayMs?: number; finishReason?: string }
   | { kind: "drop"; chunks: string[] }
+  /** Raw response parts, one array per stream event (joined for unary calls). */
+  | { kind: "parts"; events: any[][]; finishReason?: string; groundingMetadata?: unknown; delayMs?: number }
   | { kind: "hang" }
   /** 200 headers, then the connection breaks before any body. */
   | { kind: "reset" };
@@ -57,6 +59,8 @@ export class MockGoogle {
   private readonly scripts = new Map<string, Scripted[]>();
   private readonly operations = new Map<string, { account: string; pollsLeft: number }>();
   private tokenCounter = 0;
+  /** Thought signatures this mock has handed out; Gemini 3 requests must bring them back. */
+  readonly issuedSignatures = new Set<string>();
   private server: ReturnType<typeof Bun.serve>;
   /** Hook for tests that need to see a connection closed from the other side. */
   aborted = 0;
@@ -213,7 +217,11 @@ export class MockGoogle {
       return googleError(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents.parts: contents.parts must not be empty.", streaming);
     }
 
+    const invalid = validateHistory(body.model, contents, this.issuedSignatures);
+    if (invalid) return googleError(400, "INVALID_ARGUMENT", invalid, streaming);
+
     const scripted = this.scripts.get(account.name)?.shift() ?? { kind: "reply" };
+    if (scripted.kind === "parts") return this.replyWithParts(scripted, body, streaming);
     if (scripted.kind === "error") {
       const errorBody = scripted.body ?? { error: { code: scripted.status, message: `scripted ${scripted.status}`, status: "SCRIPTED" } };
       return new Response(JSON.stringify(streaming ? [errorBody] : errorBody, null, 2), {
@@ -277,6 +285,61 @@ export class MockGoogle {
     signal.addEventListener("abort", () => mock.aborted++);
     return new Response(stream, { headers: { "content-type": "text/event-stream" } });
   }
+  private replyWithParts(scripted: Extract<Scripted, { kind: "parts" }>, body: any, streaming: boolean): Response {
+    for (const part of scripted.events.flat()) if (part.thoughtSignature) this.issuedSignatures.add(part.thoughtSignature);
+    const traceId = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+    const usage = { promptTokenCount: countWords(body.request.contents), candidatesTokenCount: 7, totalTokenCount: countWords(body.request.contents) + 7 };
+    const envelope = (parts: any[], last: boolean) => ({
+      response: {
+        candidates: [{
+          content: { role: "model", parts },
+          ...(last ? { finishReason: scripted.finishReason ?? "STOP" } : {}),
+          ...(last && scripted.groundingMetadata ? { groundingMetadata: scripted.groundingMetadata } : {}),
+        }],
+        usageMetadata: last ? usage : { trafficType: "PROVISIONED_THROUGHPUT" },
+        modelVersion: body.model,
+      },
+      traceId,
+    });
+    if (!streaming) return json(envelope(scripted.events.flat(), true));
+    const encoder = new TextEncoder();
+    const events = scripted.events;
+    return new Response(new ReadableStream<Uint8Array>({
+      async start(controller) {
+        for (const [index, parts] of events.entries()) {
+          if (index > 0 && scripted.delayMs) await Bun.sleep(scripted.delayMs);
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify(envelope(parts, index === events.length - 1))}\n\n`));
+        }
+        controller.close();
+      },
+    }), { headers: { "content-type": "text/event-stream" } });
+  }
+}
+
+const SIGNATURE_SENTINEL = "skip_thought_signature_validator";
+
+/** The checks real Gemini makes on a history (translation.md §2.2 steps 7–8). */
+function validateHistory(model: string, contents: any[], issued: Set<string>): string | undefined {
+  for (const [index, content] of contents.entries()) {
+    const calls = (content.parts ?? []).filter((part: any) => part.functionCall);
+    if (content.role !== "model" || calls.length === 0) continue;
+    const next = contents[index + 1];
+    const responses = next?.role === "user" ? next.parts.filter((part: any) => part.functionResponse).length : 0;
+    if (responses !== calls.length) {
+      return "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.";
+    }
+  }
+  if (!model.startsWith("gemini-3")) return undefined;
+  const loopStart = contents.findLastIndex((content: any) => content.role === "user" && content.parts.some((part: any) => typeof part.text === "string"));
+  for (const content of contents.slice(loopStart + 1)) {
+    const first = (content.parts ?? []).find((part: any) => part.functionCall);
+    if (content.role !== "model" || !first) continue;
+    const signature = first.thoughtSignature;
+    if (signature !== SIGNATURE_SENTINEL && !issued.has(signature)) {
+      return `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${first.functionCall.name}\`, position 1.`;
+    }
+  }
+  return undefined;
 }
 
 function json(value: unknown, status = 200): Response {
