@@ -177,6 +177,17 @@ describe("structured output, images, reasoning, search", () => {
     expect(completion.model).toBe("gemini-2.5-flash-search");
   });
 
+  test("streamed and non-streamed text are identical, CJK and emoji included", async () => {
+    const pieces = ["你好，", "世界 👩‍💻", " — ça va? ", "🎉"];
+    mock.script("t", { kind: "reply", chunks: pieces }, { kind: "reply", chunks: pieces });
+    const whole = await client.chat.completions.create({ model: "gemini-2.5-flash", messages: [{ role: "user", content: "x" }] });
+    const stream = await client.chat.completions.create({ model: "gemini-2.5-flash", messages: [{ role: "user", content: "x" }], stream: true });
+    let streamed = "";
+    for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? "";
+    expect(streamed).toBe(pieces.join(""));
+    expect(whole.choices[0]!.message.content).toBe(streamed);
+  });
+
   test("keep-alive comments flow while the upstream is silent (row 39)", async () => {
     mock.script("t", { kind: "reply", chunks: ["a", "b"], delayMs: 400 });
     const response = await chat(gateway.url, { model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "slow" }] });

@@ -39,6 +39,13 @@ describe("parseGoogleError", () => {
     expect(error.message).toContain("maximum context length is 1048576 tokens");
   });
 
+  test("a daily QuotaFailure is insufficient_quota; a BadRequest field violation names the param", () => {
+    const daily = parseGoogleError(429, JSON.stringify({ error: { code: 429, message: "q", status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.QuotaFailure", violations: [{ quotaId: "GenerateRequestsPerDayPerProjectPerModel-FreeTier" }] }] } }));
+    expect(daily.code).toBe("insufficient_quota");
+    const bad = parseGoogleError(400, JSON.stringify({ error: { code: 400, message: "bad", status: "INVALID_ARGUMENT", details: [{ "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field: "contents[0].parts", description: "empty" }] }] } }));
+    expect(bad.param).toBe("contents[0].parts");
+  });
+
   test("non-JSON and empty bodies still give a readable message; Retry-After headers count", () => {
     expect(parseGoogleError(502, "<html>Bad Gateway</html>").message).toBe("upstream returned HTTP 502: <html>Bad Gateway</html>");
     expect(parseGoogleError(503, "").message).toBe("upstream returned HTTP 503");

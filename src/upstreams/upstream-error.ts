@@ -38,9 +38,14 @@ export function parseGoogleError(status: number, bodyText: string, headers?: Hea
       message: `${message} This model's maximum context length is ${overflow[2]} tokens.`,
     });
   }
+  const daily = details.some((detail) => detail["@type"]?.endsWith("google.rpc.QuotaFailure")
+    && (detail.violations as { quotaId?: string }[] | undefined)?.some((violation) => /PerDay|Daily/.test(violation.quotaId ?? "")));
+  const badRequest = details.find((detail) => detail["@type"]?.endsWith("google.rpc.BadRequest"));
+  const field = (badRequest?.fieldViolations as { field?: string }[] | undefined)?.[0]?.field;
   return new GatewayError({
     status, message, reason, retryAfterMs,
-    code: codeFor(status, body?.status),
+    param: field ?? null,
+    code: daily ? "insufficient_quota" : codeFor(status, body?.status),
     scope: scopeFor(status, message, reason),
     retryable: status === 429 || status >= 500 || status === 401 || status === 403,
   });
