@@ -37,7 +37,7 @@ export interface MessagesResult {
 type Entry =
   | { kind: "user"; parts: Part[] }
   | { kind: "model"; parts: Part[]; calls: { id: string; name: string }[] }
-  | { kind: "tool"; id?: string; name?: string; output: string; media: Part[]; index: number };
+  | { kind: "tool"; id?: string; name?: string; output: string; media: Part[] };
 
 export function convertMessages(messages: ChatMessage[], options: MessagesOptions): MessagesResult {
   const system: Part[] = [];
@@ -60,7 +60,7 @@ export function convertMessages(messages: ChatMessage[], options: MessagesOption
         break;
       case "tool":
       case "function":
-        entries.push(toolEntry(message, where, index, options));
+        entries.push(toolEntry(message, where, options));
         break;
       default:
         throw GatewayError.invalidRequest(`${where}.role "${message.role}" is not supported`, `${where}.role`);
@@ -150,7 +150,7 @@ function modelEntry(message: ChatMessage, where: string, options: MessagesOption
   return { kind: "model", parts, calls };
 }
 
-function toolEntry(message: ChatMessage, where: string, index: number, options: MessagesOptions): Entry {
+function toolEntry(message: ChatMessage, where: string, options: MessagesOptions): Entry {
   const id = typeof message.tool_call_id === "string" && message.tool_call_id !== "" ? message.tool_call_id : undefined;
   const name = typeof message.name === "string" ? message.name : undefined;
   const content = message.content;
@@ -166,7 +166,7 @@ function toolEntry(message: ChatMessage, where: string, index: number, options: 
     output = texts.join("\n");
   } else if (content !== null && content !== undefined) output = JSON.stringify(content);
   // Kept as a string even when it is JSON: objects with "$ref" keys are rejected inside `response`.
-  return { kind: "tool", id, name, output, media, index };
+  return { kind: "tool", id, name, output, media };
 }
 
 /** A message's content as parts; the model's own turns keep only their text. */
