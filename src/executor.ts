@@ -17,6 +17,10 @@ export interface ExecutorDeps {
   maxRetries: number;
   log: Logger;
   now?: () => number;
+  /** requested model → model to serve instead when nothing can serve the requested one. */
+  fallbackModels?: Readonly<Record<string, string>>;
+  /** Waits between attempts when a model is out of capacity for everyone (ms, by attempt). */
+  capacityBackoffMs?: (attempt: number) => number;
 }
 
 export interface ExecuteRequest {
@@ -25,33 +29,61 @@ export interface ExecuteRequest {
   signal?: AbortSignal;
 }
 
+export interface Served<T> {
+  value: T;
+  /** Set when `fallback_models` chose another model than the one asked for. */
+  fallbackModel?: string;
+}
+
+interface Attempted<T> extends Served<T> {
+  credential: Credential;
+  route: Route;
+}
+
+const defaultCapacityBackoff = (attempt: number) => Math.min(4000, 500 * 2 ** attempt);
+
 export class Executor {
   private readonly now: () => number;
   private readonly discovering = new Map<string, Promise<string>>();
+  private active = 0;
+  private lastActivity = 0;
 
   constructor(private readonly deps: ExecutorDeps) {
     this.now = deps.now ?? Date.now;
   }
 
-  generate(input: ExecuteRequest): Promise<GenerateContentResponse> {
-    return this.withFailover(input, (call) => this.deps.codeAssist.generate(call)).then(({ result }) => result);
+  /** Requests (and open streams) in progress, and when the last one started or ended. */
+  get busy(): { inFlight: number; lastActivity: number } {
+    return { inFlight: this.active, lastActivity: this.lastActivity };
   }
 
-  countTokens(input: ExecuteRequest): Promise<CountTokensResponse> {
-    return this.withFailover(input, (call) => this.deps.codeAssist.countTokens(call)).then(({ result }) => result);
+  async generate(input: ExecuteRequest): Promise<Served<GenerateContentResponse>> {
+    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (call) => this.deps.codeAssist.generate(call)));
+    return { value, fallbackModel };
+  }
+
+  async countTokens(input: ExecuteRequest): Promise<Served<CountTokensResponse>> {
+    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (call) => this.deps.codeAssist.countTokens(call)));
+    return { value, fallbackModel };
   }
 
   /** Resolves once the upstream produced its first chunk (or rejects with why it could not). */
-  async stream(input: ExecuteRequest): Promise<AsyncIterable<GenerateContentResponse>> {
-    const { result, credential, route } = await this.withFailover(input, async (call) => {
-      const iterator = this.deps.codeAssist.stream(call)[Symbol.asyncIterator]();
-      const first = await iterator.next();
-      if (first.done) {
-        throw new GatewayError({ status: 502, code: "empty_stream", scope: "transient", message: "the upstream ended the stream without sending anything" });
-      }
-      return { first: first.value, iterator };
-    }, { deferSuccess: true });
-    return this.continueStream(result.first, result.iterator, credential, route);
+  async stream(input: ExecuteRequest): Promise<Served<AsyncIterable<GenerateContentResponse>>> {
+    this.begin();
+    try {
+      const { value, credential, route, fallbackModel } = await this.withFailover(input, async (call) => {
+        const iterator = this.deps.codeAssist.stream(call)[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        if (first.done) {
+          throw new GatewayError({ status: 502, code: "empty_stream", scope: "transient", message: "the upstream ended the stream without sending anything" });
+        }
+        return { first: first.value, iterator };
+      }, { deferSuccess: true });
+      return { value: this.continueStream(value.first, value.iterator, credential, route), fallbackModel };
+    } catch (error) {
+      this.end();
+      throw error;
+    }
   }
 
   private async *continueStream(
@@ -78,15 +110,45 @@ export class Executor {
       // Runs on normal end, on error, and when the client goes away (return()).
       await iterator.return?.().catch(() => {});
       if (!failed) this.deps.pool.report(credential.id, { kind: "success", model: route.base }, this.now());
+      this.end();
     }
+  }
+
+  private async tracked<T>(work: () => Promise<T>): Promise<T> {
+    this.begin();
+    try {
+      return await work();
+    } finally {
+      this.end();
+    }
+  }
+
+  private begin(): void {
+    this.active++;
+    this.lastActivity = this.now();
+  }
+
+  private end(): void {
+    this.active--;
+    this.lastActivity = this.now();
+  }
+
+  /** The requested route, or its configured fallback when nothing can serve the requested model. */
+  private routeFor(model: string): { route: Route; fallbackModel?: string } {
+    const route = routeModel(model);
+    const fallback = this.deps.fallbackModels?.[route.base];
+    const now = this.now();
+    if (!fallback || this.deps.pool.canServe(route.base, now) || !this.deps.pool.canServe(fallback, now)) return { route };
+    this.deps.log.info("serving a fallback model", { requested: route.base, fallback });
+    return { route: { ...route, base: fallback, upstreamModel: fallback }, fallbackModel: fallback };
   }
 
   private async withFailover<T>(
     input: ExecuteRequest,
     run: (call: UpstreamCall) => Promise<T>,
     options: { deferSuccess?: boolean } = {},
-  ): Promise<{ result: T; credential: Credential; route: Route }> {
-    const route = routeModel(input.model);
+  ): Promise<Attempted<T>> {
+    const { route, fallbackModel } = this.routeFor(input.model);
     const { pool, maxRetries, log } = this.deps;
     const tried = new Set<string>();
     let lastError: GatewayError | undefined;
@@ -95,9 +157,9 @@ export class Executor {
       if (!credential) break;
       tried.add(credential.id);
       try {
-        const result = await this.callWith(credential, route, input, run);
+        const value = await this.callWith(credential, route, input, run);
         if (!options.deferSuccess) pool.report(credential.id, { kind: "success", model: route.base }, this.now());
-        return { result, credential, route };
+        return { value, credential, route, fallbackModel };
       } catch (error) {
         // Anything but a GatewayError is a bug of ours: no retry, the HTTP layer logs its stack.
         if (!(error instanceof GatewayError) && (error as Error)?.name !== "AbortError") throw error;
@@ -108,6 +170,11 @@ export class Executor {
         log.info("upstream call failed", { credential: credential.id, model: route.upstreamModel, status: gatewayError.status, scope: gatewayError.scope, attempt, error: gatewayError.message });
         if (gatewayError.scope === "request" || !gatewayError.retryable) throw gatewayError;
         lastError = gatewayError;
+        if (gatewayError.code === "model_capacity_exhausted" && attempt < maxRetries) {
+          // The model is busy for everyone: a short pause helps more than the next account.
+          await sleep(gatewayError.retryAfterMs ?? (this.deps.capacityBackoffMs ?? defaultCapacityBackoff)(attempt), input.signal);
+          tried.delete(credential.id);
+        }
       }
     }
     throw this.exhausted(route, lastError);
@@ -120,7 +187,7 @@ export class Executor {
     if (lastError.status !== 401) return lastError;
     return new GatewayError({
       status: 503, code: "upstream_auth_failed", scope: "transient", retryable: false,
-      message: `Google rejected the credentials tried for this request (${lastError.message}).`,
+      message: `Google refused the credentials tried for this request (${lastError.message}).`,
     });
   }
 
@@ -157,8 +224,8 @@ export class Executor {
 
   private report(credential: Credential, route: Route, error: GatewayError): void {
     this.deps.pool.report(credential.id, {
-      kind: "failure", model: route.base, status: error.status, scope: error.scope,
-      message: error.message, reason: error.reason, retryAfterMs: error.retryAfterMs,
+      kind: "failure", model: route.base, status: error.status, scope: error.scope, message: error.message,
+      code: error.code, reason: error.reason, retryAfterMs: error.retryAfterMs, resetAt: error.resetAt, helpUrl: error.helpUrl,
     }, this.now());
   }
 }
@@ -169,4 +236,14 @@ function asGatewayError(error: unknown): GatewayError {
     return new GatewayError({ status: 499, code: "client_closed", message: "the client closed the request", scope: "request", retryable: false });
   }
   return new GatewayError({ status: 500, message: (error as Error)?.message ?? String(error), scope: "transient", retryable: true });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
 }

@@ -99,6 +99,10 @@ export interface GatewayErrorInit {
   param?: string | null;
   /** The upstream's own status word (RESOURCE_EXHAUSTED, invalid_grant …), for classification. */
   reason?: string;
+  /** When a quota comes back (epoch ms), if the upstream said so. */
+  resetAt?: number;
+  /** Where a person can fix the account (verification, API activation, appeal). */
+  helpUrl?: string;
 }
 
 export class GatewayError extends Error {
@@ -109,6 +113,8 @@ export class GatewayError extends Error {
   readonly retryAfterMs?: number;
   readonly param: string | null;
   readonly reason?: string;
+  readonly resetAt?: number;
+  readonly helpUrl?: string;
 
   constructor(init: GatewayErrorInit) {
     super(init.message);
@@ -120,6 +126,8 @@ export class GatewayError extends Error {
     this.retryAfterMs = init.retryAfterMs;
     this.param = init.param ?? null;
     this.reason = init.reason;
+    this.resetAt = init.resetAt;
+    this.helpUrl = init.helpUrl;
   }
 
   static invalidRequest(message: string, param: string | null = null): GatewayError {

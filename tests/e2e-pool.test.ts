@@ -137,7 +137,7 @@ describe("invalid_grant", () => {
     expect(JSON.stringify(state)).not.toContain("1//rt-dead");
 
     const health = await readJson(await fetch(`${(await start()).url}/health`));
-    expect(health.credentials).toMatchObject({ total: 2, usable: 1, disabled: 1 });
+    expect(health.credentials).toMatchObject({ total: 2, usable: 1, invalid: 1, disabled: 0 });
   });
 
   test("when every credential is disabled the client gets 503 naming the reason", async () => {

@@ -62,7 +62,7 @@ describe("state file", () => {
   test("encode → decode round trip", () => {
     const states = new Map([
       ["a.json", { ...emptyState(), success_count: 3, error_count: 1, last_success_at: 1_700_000_000_000, last_error: '429 "quota"', project_id: "p", model_cooldowns: { "gemini-2.5-pro": 1_800_000_000_000 } }],
-      ["b.json", { ...emptyState(), disabled: true, disabled_reason: "invalid_grant" }],
+      ["b.json", { ...emptyState(), status: "invalid" as const, disabled_reason: "invalid_grant" }],
     ]);
     const text = encodeState(states);
     expect(decodeState(parse(text))).toEqual(states);
@@ -103,7 +103,7 @@ describe("pool rotation", () => {
   const NOW = 1_000;
 
   test("skips disabled and cooling credentials and those already tried", () => {
-    const states = new Map([["b", { ...emptyState(), disabled: true }], ["c", { ...emptyState(), model_cooldowns: { m: NOW + 10 } }]]);
+    const states = new Map([["b", { ...emptyState(), status: "disabled" as const }], ["c", { ...emptyState(), model_cooldowns: { m: NOW + 10 } }]]);
     const pool = new Pool(["a", "b", "c", "d"].map(credential), states, { callsPerRotation: 1 });
     expect(pool.pick("m", NOW)!.id).toBe("a");
     expect(pool.pick("m", NOW)!.id).toBe("d");

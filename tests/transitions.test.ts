@@ -15,7 +15,7 @@ describe("applyOutcome", () => {
     ["429 without a delay cools for the default", failure(429, "credential"), { model_cooldowns: { [model]: NOW + DEFAULT_RATE_LIMIT_COOLDOWN_MS } }],
     ["403 cools every model", failure(403, "credential"), { model_cooldowns: { [ALL_MODELS]: NOW + PERMISSION_COOLDOWN_MS } }],
     ["5xx counts but does not cool", failure(500, "transient"), { error_count: 1, last_error_at: NOW, last_error: "500 failed 500", model_cooldowns: {} }],
-    ["invalid_grant disables with a reason", failure(401, "credential", { reason: "invalid_grant" }), { disabled: true, disabled_reason: expect.stringContaining("invalid_grant") as never }],
+    ["invalid_grant disables with a reason", failure(401, "credential", { reason: "invalid_grant" }), { status: "invalid", disabled_reason: expect.stringContaining("invalid_grant") as never }],
   ];
   for (const [name, outcome, expected] of rows) {
     test(name, () => {
@@ -30,7 +30,7 @@ describe("applyOutcome", () => {
 
   test("expired cooldowns are pruned on the next failure", () => {
     const state = { ...emptyState(), model_cooldowns: { old: NOW - 1 } };
-    expect(applyOutcome(state, failure(500, "transient"), NOW).model_cooldowns).toEqual({});
+    expect(applyOutcome(state, failure(429, "credential", { retryAfterMs: 5 }), NOW).model_cooldowns).toEqual({ [model]: NOW + 5 });
   });
 
   test("long error messages are cut to a short line", () => {
@@ -54,6 +54,8 @@ describe("usability", () => {
     expect(cooldownUntil(cooling, model, NOW)).toBe(NOW + 1000);
     const blocked = { ...emptyState(), model_cooldowns: { [ALL_MODELS]: NOW + 1000 } };
     expect(isUsable(blocked, "anything", NOW)).toBe(false);
-    expect(isUsable({ ...emptyState(), disabled: true }, model, NOW)).toBe(false);
+    expect(isUsable({ ...emptyState(), status: "disabled" }, model, NOW)).toBe(false);
+    expect(isUsable({ ...emptyState(), status: "invalid" }, model, NOW)).toBe(false);
+    expect(isUsable({ ...emptyState(), status: "suspected" }, model, NOW)).toBe(true);
   });
 });

@@ -3,7 +3,10 @@
 // under any concurrency; persistence is the StateStore's business, off the request path.
 import { GatewayError } from "../hub.ts";
 import type { Credential } from "./credential.ts";
-import { ALL_MODELS, applyOutcome, cooldownUntil, emptyState, isUsable, type CredentialState, type Outcome } from "./transitions.ts";
+import {
+  ALL_MODELS, applyOutcome, cooldownUntil, emptyState, isBlocked, isUsable, nextReset,
+  type CredentialState, type CredentialStatus, type Outcome,
+} from "./transitions.ts";
 
 export interface PoolOptions {
   callsPerRotation: number;
@@ -13,27 +16,60 @@ export interface PoolOptions {
 
 export interface PoolSummary {
   total: number;
+  /** Can serve some model right now. */
   usable: number;
-  disabled: number;
+  active: number;
+  suspected: number;
+  /** Has at least one model cooling down. */
   cooling: number;
+  disabled: number;
+  invalid: number;
+}
+
+/** What /health and `jellycli check` show per credential: never a token. */
+export interface CredentialReport {
+  file: string;
+  status: CredentialStatus;
+  cooling: Record<string, string>;
+  next_reset?: string;
+  reason?: string;
+  url?: string;
+  project?: string;
+  email?: string;
+  tier?: string;
+  last_error?: string;
+  success_count: number;
+  error_count: number;
 }
 
 export class Pool {
-  private readonly credentials: Credential[];
+  private credentials: Credential[];
   private readonly states: Map<string, CredentialState>;
   private cursor = 0;
   private callsOnCursor = 0;
 
   constructor(credentials: Credential[], states: Map<string, CredentialState>, private readonly options: PoolOptions) {
-    this.credentials = [...credentials].sort((a, b) => a.id.localeCompare(b.id));
+    this.credentials = sortById(credentials);
     this.states = states;
-    for (const credential of this.credentials) {
-      if (!this.states.has(credential.id)) this.states.set(credential.id, emptyState());
-    }
+    for (const credential of this.credentials) if (!this.states.has(credential.id)) this.states.set(credential.id, emptyState());
   }
 
   get size(): number {
     return this.credentials.length;
+  }
+
+  all(): readonly Credential[] {
+    return this.credentials;
+  }
+
+  /** Hot reload: the new set of files. State stays keyed by file name; rotation keeps its place. */
+  replaceCredentials(credentials: Credential[]): void {
+    const current = this.credentials[this.cursor % Math.max(1, this.credentials.length)]?.id;
+    this.credentials = sortById(credentials);
+    for (const credential of this.credentials) if (!this.states.has(credential.id)) this.states.set(credential.id, emptyState());
+    const index = this.credentials.findIndex((credential) => credential.id === current);
+    this.cursor = Math.max(0, index);
+    if (index < 0) this.callsOnCursor = 0;
   }
 
   /** The next credential for `model`, skipping unusable ones and those in `exclude`. */
@@ -58,6 +94,11 @@ export class Pool {
       }
     }
     return undefined;
+  }
+
+  /** Whether some credential could serve `model` now (for fallback decisions). */
+  canServe(model: string, now: number): boolean {
+    return this.credentials.some((credential) => isUsable(this.state(credential.id), model, now));
   }
 
   report(id: string, outcome: Outcome, now: number): void {
@@ -88,19 +129,40 @@ export class Pool {
     return this.states;
   }
 
-  /** `cooling` counts credentials with any model cooling; `usable` those that can serve some model now. */
+  /** Credentials an idle health check should look at: suspected, cooling or invalid. */
+  needingProbe(now: number): Credential[] {
+    return this.credentials.filter((credential) => {
+      const state = this.state(credential.id);
+      return state.status === "suspected" || state.status === "invalid" || (state.status === "active" && nextReset(state, now) !== undefined);
+    });
+  }
+
   summary(now: number): PoolSummary {
-    const summary: PoolSummary = { total: this.credentials.length, usable: 0, disabled: 0, cooling: 0 };
+    const summary: PoolSummary = { total: this.credentials.length, usable: 0, active: 0, suspected: 0, cooling: 0, disabled: 0, invalid: 0 };
     for (const credential of this.credentials) {
       const state = this.state(credential.id);
-      if (state.disabled) {
-        summary.disabled++;
-        continue;
-      }
-      if (Object.values(state.model_cooldowns).some((until) => until > now)) summary.cooling++;
+      summary[state.status]++;
+      if (isBlocked(state)) continue;
+      if (nextReset(state, now) !== undefined) summary.cooling++;
       if (cooldownUntil(state, ALL_MODELS, now) === 0) summary.usable++;
     }
     return summary;
+  }
+
+  reports(now: number): CredentialReport[] {
+    return this.credentials.map((credential) => {
+      const state = this.state(credential.id);
+      const cooling = Object.fromEntries(Object.entries(state.model_cooldowns).filter(([, until]) => until > now).map(([model, until]) => [model, new Date(until).toISOString()]));
+      const reset = nextReset(state, now);
+      const report: CredentialReport = {
+        file: credential.id, status: state.status, cooling,
+        next_reset: reset ? new Date(reset).toISOString() : undefined,
+        reason: state.disabled_reason, url: state.disabled_url,
+        project: this.projectOf(credential), email: state.email, tier: state.tier,
+        last_error: state.last_error, success_count: state.success_count, error_count: state.error_count,
+      };
+      return Object.fromEntries(Object.entries(report).filter(([, value]) => value !== undefined)) as CredentialReport;
+    });
   }
 
   /** Why nothing can serve `model` right now, as the error the client should see. */
@@ -108,15 +170,18 @@ export class Pool {
     if (this.credentials.length === 0) {
       return new GatewayError({
         status: 503, code: "no_credentials", scope: "transient", retryable: false,
-        message: "No credentials are loaded. Put Google OAuth credential files (*.json: jellycli's format or Gemini CLI's oauth_creds.json) in the credentials directory and restart jellycli.",
+        message: "No credentials are loaded. Put Google OAuth credential files (*.json: jellycli's format or Gemini CLI's oauth_creds.json) in the credentials directory; jellycli picks them up within a few seconds.",
       });
     }
-    const live = this.credentials.filter((credential) => !this.state(credential.id).disabled);
+    const live = this.credentials.filter((credential) => !isBlocked(this.state(credential.id)));
     if (live.length === 0) {
-      const reasons = [...new Set(this.credentials.map((credential) => this.state(credential.id).disabled_reason ?? "disabled"))];
+      const reasons = this.credentials.map((credential) => {
+        const state = this.state(credential.id);
+        return `${credential.id}: ${state.status}, ${state.disabled_reason ?? "no reason recorded"}${state.disabled_url ? ` (${state.disabled_url})` : ""}`;
+      });
       return new GatewayError({
         status: 503, code: "all_credentials_disabled", scope: "transient", retryable: false,
-        message: `All ${this.credentials.length} credentials are disabled (${reasons.join("; ")}). Add a working credential file, or fix the account and set disabled = false in the state file.`,
+        message: `No usable credential: ${reasons.join("; ")}. Fix the accounts, then set disabled = false in the state file (or replace the credential files).`,
       });
     }
     const earliest = Math.min(...live.map((credential) => cooldownUntil(this.state(credential.id), model, now)).filter((until) => until > 0));
@@ -129,7 +194,11 @@ export class Pool {
     }
     return new GatewayError({
       status: 503, code: "no_usable_credentials", scope: "transient", retryable: false,
-      message: `No credential could serve ${model} after retries; see the state file for each credential's last error.`,
+      message: `No credential could serve ${model} after retries; see /health for each credential's last error.`,
     });
   }
+}
+
+function sortById(credentials: Credential[]): Credential[] {
+  return [...credentials].sort((a, b) => a.id.localeCompare(b.id));
 }

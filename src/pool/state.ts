@@ -4,11 +4,11 @@
 import { readFile, rename } from "node:fs/promises";
 import { parse, stringify } from "smol-toml";
 import { writeFileAtomic } from "./credential.ts";
-import { emptyState, type CredentialState } from "./transitions.ts";
+import { emptyState, isBlocked, type CredentialState, type CredentialStatus } from "./transitions.ts";
 
 const HEADER =
   "# creds_state.toml — written by jellycli. Safe to edit while jellycli is stopped\n" +
-  "# (e.g. set disabled = false after fixing an account); safe to delete (counters reset).\n\n";
+  "# (set disabled = false after fixing an account); safe to delete (counters and cooldowns reset).\n\n";
 
 export interface StateStoreOptions {
   flushIntervalMs: number;
@@ -68,25 +68,30 @@ export class StateStore {
   }
 }
 
-export function encodeState(states: Map<string, CredentialState>): string {
+export function encodeState(states: Map<string, CredentialState>, now = Date.now()): string {
   const credentials: Record<string, unknown> = {};
   for (const [id, state] of [...states].sort(([a], [b]) => a.localeCompare(b))) {
     const entry: Record<string, unknown> = {
+      status: state.status,
+      // Kept beside status for people: set it to false (while jellycli is stopped) to re-enable.
+      disabled: isBlocked(state),
       success_count: state.success_count,
       error_count: state.error_count,
-      disabled: state.disabled,
+      failure_streak: state.failure_streak,
     };
     if (state.last_success_at !== undefined) entry.last_success_at = new Date(state.last_success_at);
     if (state.last_error_at !== undefined) entry.last_error_at = new Date(state.last_error_at);
-    if (state.last_error !== undefined) entry.last_error = state.last_error;
-    if (state.disabled_reason !== undefined) entry.disabled_reason = state.disabled_reason;
-    if (state.project_id !== undefined) entry.project_id = state.project_id;
-    const cooldowns = Object.entries(state.model_cooldowns);
+    for (const key of ["last_error", "disabled_reason", "disabled_url", "project_id", "email", "tier"] as const) {
+      if (state[key] !== undefined) entry[key] = state[key];
+    }
+    const cooldowns = Object.entries(state.model_cooldowns).filter(([, until]) => until > now);
     if (cooldowns.length > 0) entry.model_cooldowns = Object.fromEntries(cooldowns.map(([model, until]) => [model, new Date(until)]));
     credentials[id] = entry;
   }
   return stringify({ version: 1, credentials });
 }
+
+const STATUSES: CredentialStatus[] = ["active", "suspected", "disabled", "invalid"];
 
 export function decodeState(document: Record<string, unknown>): Map<string, CredentialState> {
   const states = new Map<string, CredentialState>();
@@ -97,23 +102,36 @@ export function decodeState(document: Record<string, unknown>): Map<string, Cred
     if (typeof value !== "object" || value === null) continue;
     const entry = value as Record<string, unknown>;
     const state = emptyState();
+    const written = STATUSES.find((status) => status === entry.status) ?? "active";
+    // `disabled` is what a person edits: it wins when the two disagree.
+    const blocked = typeof entry.disabled === "boolean" ? entry.disabled : written === "disabled" || written === "invalid";
+    state.status = blocked ? (written === "invalid" ? "invalid" : "disabled") : written === "suspected" ? "suspected" : "active";
     state.success_count = count(entry.success_count);
     state.error_count = count(entry.error_count);
+    state.failure_streak = count(entry.failure_streak);
     state.last_success_at = time(entry.last_success_at);
     state.last_error_at = time(entry.last_error_at);
     state.last_error = text(entry.last_error);
-    state.disabled = entry.disabled === true;
-    state.disabled_reason = state.disabled ? text(entry.disabled_reason) : undefined;
+    if (blocked) {
+      state.disabled_reason = text(entry.disabled_reason) ?? "disabled by hand in the state file";
+      state.disabled_url = text(entry.disabled_url);
+    }
     state.project_id = text(entry.project_id);
+    state.email = text(entry.email);
+    state.tier = text(entry.tier);
     if (typeof entry.model_cooldowns === "object" && entry.model_cooldowns !== null) {
       for (const [model, until] of Object.entries(entry.model_cooldowns)) {
         const at = time(until);
         if (at !== undefined) state.model_cooldowns[model] = at;
       }
     }
-    states.set(id, state);
+    states.set(id, withoutUndefined(state));
   }
   return states;
+}
+
+function withoutUndefined(state: CredentialState): CredentialState {
+  return Object.fromEntries(Object.entries(state).filter(([, value]) => value !== undefined)) as unknown as CredentialState;
 }
 
 const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.floor(value) : 0);

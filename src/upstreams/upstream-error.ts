@@ -38,14 +38,20 @@ export function parseGoogleError(status: number, bodyText: string, headers?: Hea
       message: `${message} This model's maximum context length is ${overflow[2]} tokens.`,
     });
   }
+  const metadata = errorInfo?.metadata ?? {};
+  const resetAt = Date.parse(metadata.quotaResetTimeStamp ?? "");
+  const help = details.find((detail) => detail["@type"]?.endsWith("google.rpc.Help")) as { links?: { url?: string }[] } | undefined;
+  const helpUrl = metadata.validation_link ?? metadata.activationUrl ?? metadata.appeal_url ?? help?.links?.[0]?.url ?? urlIn(message);
   const daily = details.some((detail) => detail["@type"]?.endsWith("google.rpc.QuotaFailure")
     && (detail.violations as { quotaId?: string }[] | undefined)?.some((violation) => /PerDay|Daily/.test(violation.quotaId ?? "")));
   const badRequest = details.find((detail) => detail["@type"]?.endsWith("google.rpc.BadRequest"));
   const field = (badRequest?.fieldViolations as { field?: string }[] | undefined)?.[0]?.field;
   return new GatewayError({
     status, message, reason, retryAfterMs,
+    resetAt: Number.isNaN(resetAt) ? undefined : resetAt,
+    helpUrl: status === 401 || status === 403 ? helpUrl : undefined,
     param: field ?? null,
-    code: daily ? "insufficient_quota" : codeFor(status, body?.status),
+    code: daily ? "insufficient_quota" : isCapacity(status, message, reason) ? "model_capacity_exhausted" : codeFor(status, body?.status),
     scope: scopeFor(status, message, reason),
     retryable: status === 429 || status >= 500 || status === 401 || status === 403,
   });
@@ -66,13 +72,18 @@ export function extractGoogleError(text: string): GoogleErrorBody | null {
   return error as GoogleErrorBody;
 }
 
+function urlIn(message: string): string | undefined {
+  return /https:\/\/\S+[^\s.,)]/.exec(message)?.[0];
+}
+
+/** A model out of capacity is busy for everyone; the account that saw it did nothing wrong. */
+function isCapacity(status: number, message: string, reason: string | undefined): boolean {
+  return (status === 429 || status === 503) && (reason === "MODEL_CAPACITY_EXHAUSTED" || reason === "MODEL_CAPACITY_EXCEEDED" || CAPACITY.test(message));
+}
+
 function scopeFor(status: number, message: string, reason: string | undefined): ErrorScope {
   if (status === 401 || status === 403) return "credential";
-  if (status === 429 || status === 503) {
-    // A model out of capacity is busy for everyone; this account did nothing wrong.
-    if (reason === "MODEL_CAPACITY_EXHAUSTED" || reason === "MODEL_CAPACITY_EXCEEDED" || CAPACITY.test(message)) return "transient";
-    return status === 429 ? "credential" : "transient";
-  }
+  if (status === 429) return isCapacity(status, message, reason) ? "transient" : "credential";
   if (status >= 500) return "transient";
   return "request";
 }

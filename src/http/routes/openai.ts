@@ -1,7 +1,7 @@
 // The OpenAI surface: /v1/chat/completions (streamed, non-streamed, fake-streamed) and /v1/models.
 import { randomBytes } from "node:crypto";
 import { Elysia, t } from "elysia";
-import type { Executor } from "../../executor.ts";
+import type { Executor, Served } from "../../executor.ts";
 import { openAIRequestToHub } from "../../formats/openai/request.ts";
 import { hubResponseToOpenAI } from "../../formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../../formats/openai/stream.ts";
@@ -50,7 +50,7 @@ export function openAIRoutes(deps: OpenAIRouteDeps) {
     }));
 }
 
-async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response | object> {
+async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
   const variant = parseModelName(body.model);
   const messages = deps.remoteImages ? await inlineRemoteImages(body.messages, deps.remoteImages) : body.messages;
   const { request, toolNames, warnings } = openAIRequestToHub({ ...body, messages: messages as ChatCompletionRequest["messages"] }, {
@@ -74,9 +74,10 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
   const streamOptions = { includeUsage: body.stream_options?.include_usage === true };
 
   if (body.stream !== true) {
-    const completion = hubResponseToOpenAI(await deps.executor.generate(input), context);
+    const served = await deps.executor.generate(input);
+    const completion = hubResponseToOpenAI(served.value, context);
     for (const choice of completion.choices) signatures.rememberFrom(choice.message.tool_calls);
-    return completion;
+    return Response.json(completion, { headers: fallbackHeader(served) });
   }
   const remembering = (chunks: AsyncIterable<ChatCompletionChunk>) => rememberSignatures(chunks, signatures);
   if (variant.fakeStream) {
@@ -85,12 +86,17 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
     // An answer (or a refusal) that comes quickly still gets a proper status; after that, keep-alives.
     const early = await Promise.race([answer, Bun.sleep(deps.fakeStreamKeepaliveMs).then(() => undefined)]);
     const whole = (async function* (): AsyncGenerator<GenerateContentResponse> {
-      yield early ?? (await answer);
+      yield (early ?? (await answer)).value;
     })();
-    return openAIEventStream(remembering(hubStreamToOpenAI(whole, context, streamOptions)), deps.fakeStreamKeepaliveMs);
+    return openAIEventStream(remembering(hubStreamToOpenAI(whole, context, streamOptions)), deps.fakeStreamKeepaliveMs, early ? fallbackHeader(early) : {});
   }
-  const upstream = await deps.executor.stream(input);
-  return openAIEventStream(remembering(hubStreamToOpenAI(upstream, context, streamOptions)), deps.keepaliveMs);
+  const served = await deps.executor.stream(input);
+  return openAIEventStream(remembering(hubStreamToOpenAI(served.value, context, streamOptions)), deps.keepaliveMs, fallbackHeader(served));
+}
+
+/** Tells the client when `fallback_models` answered with another model than it asked for. */
+function fallbackHeader(served: Served<unknown>): Record<string, string> {
+  return served.fallbackModel ? { "x-jellycli-fallback-model": served.fallbackModel } : {};
 }
 
 async function* rememberSignatures(chunks: AsyncIterable<ChatCompletionChunk>, signatures: ThoughtSignatures): AsyncGenerator<ChatCompletionChunk> {
@@ -100,12 +106,12 @@ async function* rememberSignatures(chunks: AsyncIterable<ChatCompletionChunk>, s
   }
 }
 
-function openAIEventStream(chunks: AsyncIterable<object>, keepaliveMs: number): Response {
+function openAIEventStream(chunks: AsyncIterable<object>, keepaliveMs: number, headers: Record<string, string>): Response {
   return sseResponse(chunks, {
     keepaliveMs,
     done: "[DONE]",
     errorEvent: (error) => toOpenAIErrorBody(error instanceof GatewayError ? error : new GatewayError({ status: 500, message: "internal error while streaming" })),
-  });
+  }, headers);
 }
 
 function randomBase62(length: number): string {
