@@ -1,21 +1,88 @@
-// Every pool rule as a row: state before, outcome, fixed clock → state after.
+// Every pool rule as a row: state before, outcome, fixed clock → state after
+// (docs/codeassist-protocol.md §8–9 and the classification list of the pool issue).
 import { describe, expect, test } from "bun:test";
-import { ALL_MODELS, applyOutcome, cooldownUntil, DEFAULT_RATE_LIMIT_COOLDOWN_MS, emptyState, isUsable, PERMISSION_COOLDOWN_MS, type Outcome } from "../src/pool/transitions.ts";
+import {
+  ALL_MODELS, applyOutcome, cooldownUntil, DEFAULT_QUOTA_COOLDOWN_MS, DEFAULT_RATE_LIMIT_COOLDOWN_MS, emptyState, isUsable,
+  PERMISSION_COOLDOWN_MS, type CredentialState, type Failure, type Outcome,
+} from "../src/pool/transitions.ts";
+import { parseGoogleError } from "../src/upstreams/upstream-error.ts";
 
 const NOW = Date.parse("2026-11-23T10:00:00Z");
 const model = "gemini-2.5-pro";
-const failure = (status: number, scope: "request" | "credential" | "transient", extra: Partial<Extract<Outcome, { kind: "failure" }>> = {}): Outcome =>
+const failure = (status: number, scope: Failure["scope"], extra: Partial<Failure> = {}): Outcome =>
   ({ kind: "failure", model, status, scope, message: `failed ${status}`, ...extra });
 
-describe("applyOutcome", () => {
-  const rows: [string, Outcome, Partial<ReturnType<typeof emptyState>>][] = [
-    ["success counts and stamps", { kind: "success", model }, { success_count: 1, last_success_at: NOW, error_count: 0 }],
-    ["a request-scoped 400 changes nothing", failure(400, "request"), { error_count: 0, model_cooldowns: {} }],
-    ["429 with a delay cools that model until now + delay", failure(429, "credential", { retryAfterMs: 30_000 }), { error_count: 1, model_cooldowns: { [model]: NOW + 30_000 } }],
-    ["429 without a delay cools for the default", failure(429, "credential"), { model_cooldowns: { [model]: NOW + DEFAULT_RATE_LIMIT_COOLDOWN_MS } }],
-    ["403 cools every model", failure(403, "credential"), { model_cooldowns: { [ALL_MODELS]: NOW + PERMISSION_COOLDOWN_MS } }],
-    ["5xx counts but does not cool", failure(500, "transient"), { error_count: 1, last_error_at: NOW, last_error: "500 failed 500", model_cooldowns: {} }],
-    ["invalid_grant disables with a reason", failure(401, "credential", { reason: "invalid_grant" }), { status: "invalid", disabled_reason: expect.stringContaining("invalid_grant") as never }],
+/** The outcome the executor reports for a real Google error body. */
+function fromGoogle(status: number, body: unknown): Outcome {
+  const error = parseGoogleError(status, JSON.stringify(body));
+  return {
+    kind: "failure", model, status: error.status, scope: error.scope, message: error.message, code: error.code,
+    reason: error.reason, retryAfterMs: error.retryAfterMs, resetAt: error.resetAt, helpUrl: error.helpUrl,
+  };
+}
+const errorInfo = (reason: string, metadata: Record<string, string> = {}, domain = "cloudcode-pa.googleapis.com") =>
+  ({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason, domain, metadata });
+const retryInfo = (delay: string) => ({ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: delay });
+
+describe("classification: Google error → state change", () => {
+  const rows: [string, Outcome, Partial<CredentialState>][] = [
+    ["429 RATE_LIMIT_EXCEEDED + RetryInfo → that model cools until now + delay",
+      fromGoogle(429, { error: { code: 429, message: "rate", status: "RESOURCE_EXHAUSTED", details: [errorInfo("RATE_LIMIT_EXCEEDED"), retryInfo("12s")] } }),
+      { status: "active", model_cooldowns: { [model]: NOW + 12_000 } }],
+    ["429 QUOTA_EXHAUSTED → that model cools until quotaResetTimeStamp",
+      fromGoogle(429, { error: { code: 429, message: "Individual quota reached.", status: "RESOURCE_EXHAUSTED", details: [errorInfo("QUOTA_EXHAUSTED", { quotaResetTimeStamp: "2026-11-23T19:30:00Z" }), retryInfo("34200s")] } }),
+      { status: "active", model_cooldowns: { [model]: Date.parse("2026-11-23T19:30:00Z") } }],
+    ["429 with a daily QuotaFailure and no reset time → the delay",
+      fromGoogle(429, { error: { code: 429, message: "daily", status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.QuotaFailure", violations: [{ quotaId: "RequestsPerDayPerUser" }] }, retryInfo("7200s")] } }),
+      { model_cooldowns: { [model]: NOW + 7_200_000 } }],
+    ["429 with a delay over 300 s is a terminal quota even without a reason",
+      fromGoogle(429, { error: { code: 429, message: "later", status: "RESOURCE_EXHAUSTED", details: [retryInfo("900s")] } }),
+      { model_cooldowns: { [model]: NOW + 900_000 } }],
+    ["429 QUOTA_EXHAUSTED with nothing else → a default hour",
+      fromGoogle(429, { error: { code: 429, message: "q", status: "RESOURCE_EXHAUSTED", details: [errorInfo("QUOTA_EXHAUSTED")] } }),
+      { model_cooldowns: { [model]: NOW + DEFAULT_QUOTA_COOLDOWN_MS } }],
+    ["429 without any detail → the default rate-limit cooldown",
+      fromGoogle(429, { error: { code: 429, message: "slow down", status: "RESOURCE_EXHAUSTED" } }),
+      { model_cooldowns: { [model]: NOW + DEFAULT_RATE_LIMIT_COOLDOWN_MS } }],
+    ["429 MODEL_CAPACITY_EXHAUSTED → no penalty at all",
+      fromGoogle(429, { error: { code: 429, message: "No capacity available for model gemini-2.5-pro on the server", status: "RESOURCE_EXHAUSTED", details: [errorInfo("MODEL_CAPACITY_EXHAUSTED")] } }),
+      { error_count: 0, model_cooldowns: {}, failure_streak: 0 }],
+    ["503 'capacity' message → no penalty",
+      fromGoogle(503, { error: { code: 503, message: "You have exhausted your capacity on this model.", status: "UNAVAILABLE" } }),
+      { error_count: 0, model_cooldowns: {} }],
+    ["403 VALIDATION_REQUIRED → disabled with the verification URL",
+      fromGoogle(403, { error: { code: 403, message: "Verify your account", status: "PERMISSION_DENIED", details: [errorInfo("VALIDATION_REQUIRED", { validation_link: "https://accounts.google.com/verify?x=1" }), { "@type": "type.googleapis.com/google.rpc.Help", links: [{ url: "https://accounts.google.com/verify?x=1" }] }] } }),
+      { status: "disabled", disabled_reason: expect.stringMatching(/^VALIDATION_REQUIRED/) as never, disabled_url: "https://accounts.google.com/verify?x=1" }],
+    ["403 TOS_VIOLATION → disabled with the appeal URL",
+      fromGoogle(403, { error: { code: 403, message: "suspended", status: "PERMISSION_DENIED", details: [errorInfo("TOS_VIOLATION", { appeal_url: "https://support.google.com/appeal" })] } }),
+      { status: "disabled", disabled_reason: expect.stringMatching(/^TOS_VIOLATION/) as never, disabled_url: "https://support.google.com/appeal" }],
+    ["403 SERVICE_DISABLED → disabled with the activation URL",
+      fromGoogle(403, { error: { code: 403, message: "Gemini for Google Cloud API has not been used in project p", status: "PERMISSION_DENIED", details: [errorInfo("SERVICE_DISABLED", { activationUrl: "https://console.developers.google.com/apis/api/cloudaicompanion.googleapis.com/overview?project=p" }, "googleapis.com")] } }),
+      { status: "disabled", disabled_url: "https://console.developers.google.com/apis/api/cloudaicompanion.googleapis.com/overview?project=p" }],
+    ["403 licence message (#3501 style) → disabled as SUBSCRIPTION_REQUIRED",
+      fromGoogle(403, { error: { code: 403, message: "The user does not have a valid Gemini Code Assist license.", status: "PERMISSION_DENIED" } }),
+      { status: "disabled", disabled_reason: expect.stringMatching(/^SUBSCRIPTION_REQUIRED/) as never }],
+    ["403 without a known reason → every model rests for 10 minutes",
+      fromGoogle(403, { error: { code: 403, message: "The caller does not have permission", status: "PERMISSION_DENIED" } }),
+      { status: "active", model_cooldowns: { [ALL_MODELS]: NOW + PERMISSION_COOLDOWN_MS } }],
+    ["401 (after the one refresh-and-retry) → invalid",
+      failure(401, "credential", { message: "Request had invalid authentication credentials." }),
+      { status: "invalid", disabled_reason: expect.stringContaining("401") as never }],
+    ["invalid_grant on refresh → invalid",
+      failure(401, "credential", { reason: "invalid_grant" }),
+      { status: "invalid", disabled_reason: expect.stringContaining("invalid_grant") as never }],
+    ["5xx → one second of rest, streak 1",
+      fromGoogle(500, { error: { code: 500, message: "Internal error encountered.", status: "INTERNAL" } }),
+      { failure_streak: 1, model_cooldowns: { [ALL_MODELS]: NOW + 1000 } }],
+    ["network failure → transient backoff too",
+      failure(502, "transient", { code: "upstream_unreachable" }),
+      { failure_streak: 1, model_cooldowns: { [ALL_MODELS]: NOW + 1000 } }],
+    ["400 → request-scoped: nothing changes",
+      fromGoogle(400, { error: { code: 400, message: "Invalid JSON payload received.", status: "INVALID_ARGUMENT" } }),
+      { error_count: 0, status: "active", model_cooldowns: {} }],
+    ["404 → request-scoped: nothing changes",
+      fromGoogle(404, { error: { code: 404, message: "Requested entity was not found.", status: "NOT_FOUND" } }),
+      { error_count: 0, model_cooldowns: {} }],
   ];
   for (const [name, outcome, expected] of rows) {
     test(name, () => {
@@ -23,37 +90,61 @@ describe("applyOutcome", () => {
     });
   }
 
-  test("success clears that model's cooldown and keeps others", () => {
-    const state = { ...emptyState(), model_cooldowns: { [model]: NOW + 5000, other: NOW + 5000 } };
-    expect(applyOutcome(state, { kind: "success", model }, NOW).model_cooldowns).toEqual({ other: NOW + 5000 });
+  test("other models stay usable while one model's quota is exhausted", () => {
+    const after = applyOutcome(emptyState(), fromGoogle(429, { error: { code: 429, message: "q", status: "RESOURCE_EXHAUSTED", details: [errorInfo("QUOTA_EXHAUSTED")] } }), NOW);
+    expect(isUsable(after, model, NOW)).toBe(false);
+    expect(isUsable(after, "gemini-2.5-flash", NOW)).toBe(true);
+  });
+});
+
+describe("streaks, recovery and health checks", () => {
+  test("transient backoff doubles per failure and is capped", () => {
+    let state = emptyState();
+    const rests: number[] = [];
+    for (let failureNumber = 0; failureNumber < 9; failureNumber++) {
+      state = applyOutcome(state, failure(503, "transient"), NOW);
+      rests.push(state.model_cooldowns[ALL_MODELS]! - NOW);
+    }
+    expect(rests).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
   });
 
-  test("expired cooldowns are pruned on the next failure", () => {
-    const state = { ...emptyState(), model_cooldowns: { old: NOW - 1 } };
-    expect(applyOutcome(state, failure(429, "credential", { retryAfterMs: 5 }), NOW).model_cooldowns).toEqual({ [model]: NOW + 5 });
+  test("a success resets the streak, clears the backoff and that model's cooldown, keeps others", () => {
+    const state: CredentialState = { ...emptyState(), failure_streak: 4, model_cooldowns: { [ALL_MODELS]: NOW + 5, [model]: NOW + 5000, other: NOW + 5000 } };
+    const after = applyOutcome(state, { kind: "success", model }, NOW);
+    expect(after).toMatchObject({ failure_streak: 0, success_count: 1, last_success_at: NOW, model_cooldowns: { other: NOW + 5000 } });
   });
 
-  test("long error messages are cut to a short line", () => {
-    const after = applyOutcome(emptyState(), failure(500, "transient", { message: "x".repeat(1000) }), NOW);
-    expect(after.last_error!.length).toBe(200);
+  test("a failed health check makes an active credential suspected; it still serves; a success makes it active", () => {
+    const suspected = applyOutcome(emptyState(), { kind: "probe_failed", message: "timeout" }, NOW);
+    expect(suspected.status).toBe("suspected");
+    expect(isUsable(suspected, model, NOW)).toBe(true);
+    expect(applyOutcome(suspected, { kind: "success", model }, NOW).status).toBe("active");
   });
 
-  test("the input state is never mutated", () => {
+  test("a good health check lifts invalid, never an operator's disabled", () => {
+    const invalid: CredentialState = { ...emptyState(), status: "invalid", disabled_reason: "401" };
+    expect(applyOutcome(invalid, { kind: "probe_ok", tier: "free-tier" }, NOW)).toMatchObject({ status: "active", tier: "free-tier" });
+    expect(applyOutcome(invalid, { kind: "probe_ok" }, NOW).disabled_reason).toBeUndefined();
+    const disabled: CredentialState = { ...emptyState(), status: "disabled", disabled_reason: "TOS_VIOLATION" };
+    expect(applyOutcome(disabled, { kind: "probe_ok" }, NOW)).toMatchObject({ status: "disabled", disabled_reason: "TOS_VIOLATION" });
+  });
+
+  test("long error messages are cut to a short line; the input state is never mutated", () => {
     const state = emptyState();
-    applyOutcome(state, failure(429, "credential"), NOW);
+    const after = applyOutcome(state, failure(500, "transient", { message: "x".repeat(1000) }), NOW);
+    expect(after.last_error!.length).toBe(200);
     expect(state).toEqual(emptyState());
   });
 });
 
 describe("usability", () => {
-  test("a model cooldown blocks that model only; an ALL_MODELS cooldown blocks all; disabled blocks all", () => {
+  test("model cooldowns, ALL_MODELS rests and blocked statuses", () => {
     const cooling = { ...emptyState(), model_cooldowns: { [model]: NOW + 1000 } };
     expect(isUsable(cooling, model, NOW)).toBe(false);
     expect(isUsable(cooling, "gemini-2.5-flash", NOW)).toBe(true);
     expect(isUsable(cooling, model, NOW + 1000)).toBe(true);
     expect(cooldownUntil(cooling, model, NOW)).toBe(NOW + 1000);
-    const blocked = { ...emptyState(), model_cooldowns: { [ALL_MODELS]: NOW + 1000 } };
-    expect(isUsable(blocked, "anything", NOW)).toBe(false);
+    expect(isUsable({ ...emptyState(), model_cooldowns: { [ALL_MODELS]: NOW + 1000 } }, "anything", NOW)).toBe(false);
     expect(isUsable({ ...emptyState(), status: "disabled" }, model, NOW)).toBe(false);
     expect(isUsable({ ...emptyState(), status: "invalid" }, model, NOW)).toBe(false);
     expect(isUsable({ ...emptyState(), status: "suspected" }, model, NOW)).toBe(true);
