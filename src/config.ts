@@ -37,6 +37,10 @@ export const configSchema = t.Object({
   reasoning_field: t.Union([t.Literal("reasoning_content"), t.Literal("reasoning"), t.Literal("think_tags"), t.Literal("hidden")], { default: "reasoning_content" }),
   schema_profile: t.Union([t.Literal("json_schema"), t.Literal("openapi")], { default: "json_schema" }),
   fetch_remote_images: t.Boolean({ default: true }),
+  /** requested model → model served instead, only when no credential can serve the requested one. */
+  fallback_models: t.Record(t.String({ minLength: 1 }), t.String({ minLength: 1 }), { default: {} }),
+  health_check_interval_s: secondsSchema(300, 0),
+  credentials_poll_s: secondsSchema(3, 0.05),
 });
 
 export type Config = Static<typeof configSchema>;
@@ -142,6 +146,14 @@ function coerce(key: keyof Config, text: string): unknown {
     }
     const items = trimmed.split(",").map((item) => item.trim()).filter(Boolean);
     return schema.type === "array" || items.length > 1 ? items : text;
+  }
+  if (accepts("object")) {
+    // Tables come from the environment as JSON: JELLYCLI_FALLBACK_MODELS='{"a":"b"}'.
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
   }
   if (accepts("boolean")) {
     if (/^(true|1|yes|on)$/i.test(text.trim())) return true;

@@ -4,11 +4,13 @@ import { passwords, splitBindAddress, type Config } from "./config.ts";
 import { Executor } from "./executor.ts";
 import { createApp, type App } from "./http/app.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { loadCredentials } from "./pool/credential.ts";
+import { CredentialWatcher, loadCredentials } from "./pool/credential.ts";
+import { HealthChecker } from "./health-check.ts";
 import { TokenSource } from "./pool/oauth.ts";
 import { Pool } from "./pool/pool.ts";
 import { StateStore } from "./pool/state.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
+import type { ProbeDeps } from "./health-check.ts";
 import { VERSION } from "./version.ts";
 
 export interface GatewayOptions {
@@ -23,6 +25,10 @@ export interface Gateway {
   app: App;
   pool: Pool;
   store: StateStore;
+  /** What `jellycli check` and the health checker need to probe credentials. */
+  probeDeps: ProbeDeps;
+  healthChecker: HealthChecker;
+  watcher: CredentialWatcher;
   /** Listens on config.bind_address (port 0 picks a free port); returns the base URL. */
   listen(): string;
   /** Stops accepting requests and writes pending state. */
@@ -60,7 +66,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     idleTimeoutMs: config.idle_timeout_s * 1000,
     onboardPollMs: options.onboardPollMs,
   });
-  const executor = new Executor({ pool, tokens, codeAssist, maxRetries: config.max_retries, log, now });
+  const executor = new Executor({ pool, tokens, codeAssist, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models });
+  const probeDeps: ProbeDeps = { pool, tokens, codeAssist, now };
+  const healthChecker = new HealthChecker({ ...probeDeps, intervalMs: config.health_check_interval_s * 1000, busy: () => executor.busy, log });
+  const watcher = new CredentialWatcher(config.credentials_dir, ({ credentials: next, problems: bad }) => {
+    for (const { file, problem } of bad) log.warn("skipping credential file", { file, problem });
+    pool.replaceCredentials(next);
+    log.info("credentials reloaded", { count: next.length, skipped: bad.length });
+  });
+  await watcher.prime(credentials);
   const app = createApp({
     executor, pool, log, now,
     passwords: passwords(config),
@@ -78,8 +92,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   return {
-    app, pool, store,
+    app, pool, store, probeDeps, healthChecker, watcher,
     listen() {
+      watcher.start(config.credentials_poll_s * 1000);
+      healthChecker.start();
       const { hostname, port } = splitBindAddress(config.bind_address);
       server = Bun.serve({
         hostname,
@@ -94,6 +110,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
     },
     async stop() {
+      watcher.stop();
+      healthChecker.stop();
       await server?.stop(true);
       await store.flush();
     },

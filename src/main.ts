@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 // The command line: parse argv, load the config, start the gateway, stop it cleanly on signals.
 // The only module that reads process.env / argv or installs signal handlers.
-import { checkSafety, ConfigError, loadConfig } from "./config.ts";
+import { checkSafety, ConfigError, loadConfig, type Config } from "./config.ts";
+import { probeCredential } from "./health-check.ts";
 import { createGateway } from "./gateway.ts";
 import { createLogger } from "./log.ts";
 import { VERSION } from "./version.ts";
@@ -10,6 +11,7 @@ const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway ove
 
 Usage:
   jellycli [serve] [--config FILE] [--<key> VALUE …]   start the gateway (the default)
+  jellycli check [--config FILE] [--<key> VALUE …]     probe every credential once and print a table
   jellycli --version                                  print the version
   jellycli --help                                     this text
 
@@ -17,7 +19,7 @@ Every config key can be given as --key-name VALUE (e.g. --bind-address 0.0.0.0:7
 JELLYCLI_<KEY> in the environment, or in config.toml / config.json. See the README.`;
 
 interface Arguments {
-  command: "serve" | "version" | "help";
+  command: "serve" | "check" | "version" | "help";
   configPath?: string;
   flags: Record<string, string>;
 }
@@ -28,7 +30,10 @@ export function parseArguments(argv: string[]): Arguments {
     const argument = argv[index]!;
     if (argument === "--version" || argument === "-v" || argument === "version") return { ...result, command: "version" };
     if (argument === "--help" || argument === "-h" || argument === "help") return { ...result, command: "help" };
-    if (argument === "serve" && index === 0) continue;
+    if ((argument === "serve" || argument === "check") && index === 0) {
+      result.command = argument;
+      continue;
+    }
     if (!argument.startsWith("--")) throw new ConfigError(`unexpected argument "${argument}" (see --help)`);
     const [name, inline] = argument.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const value = inline ?? argv[++index];
@@ -50,6 +55,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config, source, warnings } = await loadConfig({ configPath: args.configPath, env: process.env, flags: args.flags });
+  if (args.command === "check") return check(config);
   checkSafety(config);
   const log = createLogger(config.log_level);
   for (const warning of warnings) log.warn(warning);
@@ -68,6 +74,35 @@ async function main(): Promise<number> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   return -1; // keep running
+}
+
+/** `jellycli check`: the first thing to run after dropping credential files in. */
+async function check(config: Config): Promise<number> {
+  const gateway = await createGateway(config, { log: createLogger("warn") });
+  const credentials = gateway.pool.all();
+  if (credentials.length === 0) {
+    console.log(`No credential files in ${config.credentials_dir}.`);
+    return 1;
+  }
+  await Promise.all(credentials.map((credential) => probeCredential(credential, gateway.probeDeps)));
+  await gateway.store.flush();
+  const now = Date.now();
+  const rows = gateway.pool.reports(now).map((report) => [
+    report.file, report.email ?? "", report.project ?? "", report.tier ?? "",
+    report.status + (report.next_reset ? " (cooling)" : ""),
+    [report.reason ?? (report.status === "suspected" ? report.last_error : ""), report.url].filter(Boolean).join(" "),
+    report.next_reset ?? "",
+  ]);
+  console.log(formatTable(["FILE", "EMAIL", "PROJECT", "TIER", "STATE", "REASON", "NEXT RESET"], rows));
+  const { usable, total } = gateway.pool.summary(now);
+  console.log(`\n${usable} of ${total} credentials usable.`);
+  return usable > 0 ? 0 : 1;
+}
+
+function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
 }
 
 if (import.meta.main) {

@@ -1,6 +1,6 @@
 // Credential files: jellycli's own format and Gemini CLI's oauth_creds.json, read from
 // credentials_dir and written back (after a refresh) atomically, in the format they came in.
-import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** Gemini CLI's installed-app OAuth client; public by design (docs/codeassist-protocol.md §10.1). */
@@ -95,6 +95,18 @@ export function parseCredential(id: string, path: string, text: string): Credent
   };
 }
 
+/** The account's email from the OAuth id_token, when the file has one (no network needed). */
+export function emailOf(credential: Credential): string | undefined {
+  const token = credential.raw.id_token;
+  if (typeof token !== "string") return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"));
+    return typeof payload.email === "string" ? payload.email : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface FreshToken {
   accessToken: string;
   expiresAt: number;
@@ -117,8 +129,85 @@ export function renderRefreshed(credential: Credential, token: FreshToken): Reco
   };
 }
 
-export async function saveCredentialFile(credential: Credential, content: Record<string, unknown>): Promise<void> {
+/**
+ * Writes a refreshed token back, unless the file now holds another account (replaced while the
+ * refresh was in flight): a person's new file always wins over our old token.
+ */
+export async function saveCredentialFile(credential: Credential, content: Record<string, unknown>): Promise<boolean> {
+  const onDisk = await readFile(credential.path, "utf8").then((text) => JSON.parse(text) as Record<string, unknown>, () => undefined);
+  if (onDisk?.refresh_token !== credential.refreshToken) return false;
   await writeFileAtomic(credential.path, `${JSON.stringify(content, null, 2)}\n`, 0o600);
+  return true;
+}
+
+/**
+ * Hot reload by polling: a file added, removed or replaced in the credentials directory is
+ * noticed within one interval. Unchanged files keep their Credential objects (and tokens).
+ */
+export class CredentialWatcher {
+  private seen = new Map<string, string>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private polling = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly onChange: (result: LoadResult) => void,
+  ) {}
+
+  /** Remembers what is on disk now, so only later changes count. */
+  async prime(credentials: readonly Credential[]): Promise<void> {
+    this.seen = await this.signatures();
+    this.current = new Map(credentials.map((credential) => [credential.id, credential]));
+  }
+
+  private current = new Map<string, Credential>();
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => void this.poll(), intervalMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const now = await this.signatures();
+      const changed = [...now].filter(([name, signature]) => this.seen.get(name) !== signature).map(([name]) => name);
+      const removed = [...this.seen.keys()].filter((name) => !now.has(name));
+      if (changed.length === 0 && removed.length === 0) return;
+      this.seen = now;
+      const result: LoadResult = { credentials: [], problems: [] };
+      for (const name of [...now.keys()].sort()) {
+        const kept = this.current.get(name);
+        if (kept && !changed.includes(name)) {
+          result.credentials.push(kept);
+          continue;
+        }
+        const path = join(this.dir, name);
+        const parsed = parseCredential(name, path, await readFile(path, "utf8").catch(() => ""));
+        if (typeof parsed === "string") result.problems.push({ file: name, problem: parsed });
+        else result.credentials.push(parsed);
+      }
+      this.current = new Map(result.credentials.map((credential) => [credential.id, credential]));
+      this.onChange(result);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async signatures(): Promise<Map<string, string>> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const signatures = new Map<string, string>();
+    for (const name of names.filter((entry) => entry.endsWith(".json"))) {
+      const info = await stat(join(this.dir, name)).catch(() => undefined);
+      if (info?.isFile()) signatures.set(name, `${info.mtimeMs}:${info.size}`);
+    }
+    return signatures;
+  }
 }
 
 /** Temp file in the same directory, fsync, rename: a crash leaves the old file or the new one. */

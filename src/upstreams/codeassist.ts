@@ -25,8 +25,9 @@ interface Tier {
   isDefault?: boolean;
 }
 
-interface LoadCodeAssistResponse {
+export interface LoadCodeAssistResponse {
   currentTier?: Tier | null;
+  paidTier?: Tier | null;
   allowedTiers?: Tier[] | null;
   ineligibleTiers?: { reasonCode?: string; reasonMessage?: string; validationUrl?: string }[] | null;
   cloudaicompanionProject?: string | { id?: string } | null;
@@ -81,25 +82,24 @@ export class CodeAssistUpstream implements Upstream {
     return { ...result, totalTokens: typeof result.totalTokens === "number" ? result.totalTokens : 0 };
   }
 
+  /** The account's tier and project as Code Assist sees them: the cheap call health checks use. */
+  async loadCodeAssist(accessToken: string, signal?: AbortSignal): Promise<LoadCodeAssistResponse> {
+    const call = { model: "", auth: { accessToken }, signal };
+    return this.transport.json<LoadCodeAssistResponse>(`${this.base}:loadCodeAssist`, this.init(call, { metadata: CLIENT_METADATA }), "Code Assist loadCodeAssist");
+  }
+
   /** The Code Assist project of the account behind `accessToken`, onboarding it when new. */
   async discoverProject(accessToken: string, signal?: AbortSignal): Promise<string> {
-    const auth = { accessToken };
-    const call = { model: "", request: { contents: [] }, auth, signal };
-    const loaded = await this.transport.json<LoadCodeAssistResponse>(
-      `${this.base}:loadCodeAssist`, this.init(call, { metadata: CLIENT_METADATA }), "Code Assist loadCodeAssist");
+    const call = { model: "", auth: { accessToken }, signal };
+    const loaded = await this.loadCodeAssist(accessToken, signal);
 
     if (loaded.currentTier) {
       const project = typeof loaded.cloudaicompanionProject === "string" ? loaded.cloudaicompanionProject : loaded.cloudaicompanionProject?.id;
       if (project) return project;
       throw projectError(loaded, "the account is onboarded but Code Assist names no project for it");
     }
-    const validation = loaded.ineligibleTiers?.find((tier) => tier.reasonCode === "VALIDATION_REQUIRED" && tier.validationUrl);
-    if (validation) {
-      throw new GatewayError({
-        status: 403, reason: "VALIDATION_REQUIRED", scope: "credential", retryable: true,
-        message: `Google asks this account to verify itself before use: ${validation.validationUrl}`,
-      });
-    }
+    const validation = validationError(loaded);
+    if (validation) throw validation;
 
     const tier = loaded.allowedTiers?.find((candidate) => candidate.isDefault)?.id ?? "legacy-tier";
     // The free tier must be onboarded without a project (the server answers 412 otherwise).
@@ -135,6 +135,16 @@ export class CodeAssistUpstream implements Upstream {
       signal: call.signal,
     };
   }
+}
+
+/** A new account Google wants verified first (loadCodeAssist's ineligibleTiers). */
+export function validationError(loaded: LoadCodeAssistResponse): GatewayError | undefined {
+  const validation = loaded.currentTier ? undefined : loaded.ineligibleTiers?.find((tier) => tier.reasonCode === "VALIDATION_REQUIRED" && tier.validationUrl);
+  if (!validation) return undefined;
+  return new GatewayError({
+    status: 403, reason: "VALIDATION_REQUIRED", scope: "credential", retryable: true, helpUrl: validation.validationUrl,
+    message: `Google asks this account to verify itself before use: ${validation.validationUrl}`,
+  });
 }
 
 function envelopeBody(call: UpstreamCall): Record<string, unknown> {

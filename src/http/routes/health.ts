@@ -11,7 +11,8 @@ export interface HealthDeps {
 export function healthRoutes(deps: HealthDeps) {
   return new Elysia({ name: "routes.health" })
     .get("/health", () => {
-      const credentials = deps.pool.summary(deps.now());
-      return { status: credentials.usable > 0 ? "ok" : "degraded", version: deps.version, credentials };
+      const now = deps.now();
+      const credentials = deps.pool.summary(now);
+      return { status: credentials.usable > 0 ? "ok" : "degraded", version: deps.version, credentials, details: deps.pool.reports(now) };
     });
 }

@@ -1,0 +1,255 @@
+// The pool under real failure modes, end to end: quota-aware rotation, disabled accounts, fallback
+// models, hot reload, idle health checks, client disconnects, concurrency and `jellycli check`.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { parse } from "smol-toml";
+import { MockGoogle } from "./mock/google.ts";
+import {
+  addReadyAccount, chat, makeWorkspace, processEnv, readJson, startGateway, testConfig, writeGeminiCliCredential,
+  type Running, type Workspace,
+} from "./helpers.ts";
+
+let mock: MockGoogle;
+let workspace: Workspace;
+const running: Running[] = [];
+
+beforeEach(() => {
+  mock = new MockGoogle();
+  workspace = makeWorkspace();
+});
+
+afterEach(async () => {
+  for (const gateway of running.splice(0)) await gateway.stop();
+  mock.stop();
+});
+
+async function start(overrides: Parameters<typeof testConfig>[2] = {}): Promise<Running> {
+  const gateway = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0, ...overrides }));
+  running.push(gateway);
+  return gateway;
+}
+
+const ask = (gateway: Running, model = "gemini-2.5-pro") => chat(gateway.url, { model, messages: [{ role: "user", content: "hi" }] });
+const accounts = (from = 0) => mock.generateCalls().slice(from).map((call) => call.account);
+const health = async (gateway: Running) => readJson(await fetch(`${gateway.url}/health`));
+const errorInfo = (reason: string, metadata: Record<string, string> = {}) => ({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason, domain: "cloudcode-pa.googleapis.com", metadata });
+const quotaExhausted = (resetAt: string) => ({
+  kind: "error" as const, status: 429,
+  body: { error: { code: 429, message: "Individual quota reached.", status: "RESOURCE_EXHAUSTED", details: [errorInfo("QUOTA_EXHAUSTED", { quotaResetTimeStamp: resetAt, model: "gemini-2.5-pro" })] } },
+});
+
+describe("quota-aware selection", () => {
+  test("an exhausted model is skipped on that account only; other models still use it", async () => {
+    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
+    mock.script("a", quotaExhausted(new Date(Date.now() + 3_600_000).toISOString()));
+    const gateway = await start();
+    for (let call = 0; call < 4; call++) expect((await ask(gateway)).status).toBe(200);
+    // a failed once for Pro, then only b serves Pro …
+    expect(accounts()).toEqual(["a", "b", "b", "b", "b"]);
+    // … while Flash still rotates over both.
+    for (let call = 0; call < 2; call++) await (await ask(gateway, "gemini-2.5-flash")).text();
+    expect(accounts(5).sort()).toEqual(["a", "b"]);
+    const details = (await health(gateway)).details;
+    expect(details.find((entry: any) => entry.file === "a.json").cooling["gemini-2.5-pro"]).toBeDefined();
+  });
+
+  test("when every credential is cooling for the model: 429 with Retry-After to the earliest reset", async () => {
+    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
+    mock.script("a", quotaExhausted(new Date(Date.now() + 600_000).toISOString()));
+    mock.script("b", quotaExhausted(new Date(Date.now() + 120_000).toISOString()));
+    const gateway = await start();
+    const first = await ask(gateway);
+    expect(first.status).toBe(429);
+    await first.text();
+    const second = await ask(gateway);
+    expect(second.status).toBe(429);
+    const retryAfter = Number(second.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(100);
+    expect(retryAfter).toBeLessThanOrEqual(120);
+    expect((await readJson(second)).error.message).toContain("cooling down for gemini-2.5-pro");
+    expect(accounts()).toEqual(["a", "b"]);
+  });
+
+  test("fallback_models: used only when the requested model has no usable credential, and said in a header", async () => {
+    addReadyAccount(mock, workspace, "a");
+    mock.script("a", quotaExhausted(new Date(Date.now() + 600_000).toISOString()));
+    const gateway = await start({ fallback_models: { "gemini-2.5-pro": "gemini-2.5-flash" } });
+    expect((await ask(gateway)).status).toBe(429); // the failure that reveals the quota
+    const response = await ask(gateway);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-jellycli-fallback-model")).toBe("gemini-2.5-flash");
+    expect((await readJson(response)).model).toBe("gemini-2.5-pro");
+    expect(mock.generateCalls().at(-1)!.body.model).toBe("gemini-2.5-flash");
+    const streamed = await chat(gateway.url, { model: "gemini-2.5-pro", stream: true, messages: [{ role: "user", content: "s" }] });
+    expect(streamed.headers.get("x-jellycli-fallback-model")).toBe("gemini-2.5-flash");
+    await streamed.text();
+  });
+
+  test("a model out of capacity is retried after a short pause without penalising the account", async () => {
+    addReadyAccount(mock, workspace, "a");
+    mock.script("a", { kind: "error", status: 429, body: { error: { code: 429, message: "No capacity available for model gemini-2.5-pro on the server", status: "RESOURCE_EXHAUSTED", details: [errorInfo("MODEL_CAPACITY_EXHAUSTED")] } } });
+    const gateway = await start();
+    const started = performance.now();
+    expect((await ask(gateway)).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(400);
+    expect(accounts()).toEqual(["a", "a"]);
+    const details = (await health(gateway)).details[0];
+    expect(details).toMatchObject({ status: "active", error_count: 0, cooling: {} });
+  });
+});
+
+describe("accounts that need a person", () => {
+  test("403 VALIDATION_REQUIRED disables with the URL, shown by /health and the state file, never retried", async () => {
+    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
+    mock.script("a", {
+      kind: "error", status: 403,
+      body: { error: { code: 403, message: "Verify your account to continue.", status: "PERMISSION_DENIED", details: [errorInfo("VALIDATION_REQUIRED", { validation_link: "https://accounts.google.com/signin/continue?x=1" })] } },
+    });
+    const gateway = await start();
+    for (let call = 0; call < 3; call++) expect((await ask(gateway)).status).toBe(200);
+    expect(accounts()).toEqual(["a", "b", "b", "b"]);
+    const report = (await health(gateway)).details.find((entry: any) => entry.file === "a.json");
+    expect(report).toMatchObject({ status: "disabled", url: "https://accounts.google.com/signin/continue?x=1" });
+    expect(report.reason).toStartWith("VALIDATION_REQUIRED");
+    await gateway.stop();
+    const state = parse(readFileSync(workspace.stateFile, "utf8")) as any;
+    expect(state.credentials["a.json"]).toMatchObject({ status: "disabled", disabled: true, disabled_url: "https://accounts.google.com/signin/continue?x=1" });
+  });
+
+  test("a 401 that survives a refresh makes the credential invalid", async () => {
+    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
+    mock.script("a", { kind: "error", status: 401 }, { kind: "error", status: 401 });
+    const gateway = await start();
+    expect((await ask(gateway)).status).toBe(200);
+    expect(mock.calls.filter((call) => call.path === "/token" && call.account === "a")).toHaveLength(1);
+    expect((await health(gateway)).details.find((entry: any) => entry.file === "a.json").status).toBe("invalid");
+  });
+});
+
+describe("hot reload", () => {
+  test("files added, removed and replaced take effect without a restart; state is kept by file name", async () => {
+    addReadyAccount(mock, workspace, "a");
+    const gateway = await start({ credentials_poll_s: 0.1 });
+    expect((await ask(gateway)).status).toBe(200);
+
+    addReadyAccount(mock, workspace, "b");
+    await Bun.sleep(400);
+    expect((await health(gateway)).credentials.total).toBe(2);
+    for (let call = 0; call < 2; call++) await (await ask(gateway)).text();
+    expect(accounts().sort()).toEqual(["a", "a", "b"]);
+
+    rmSync(join(workspace.credentialsDir, "a.json"));
+    await Bun.sleep(400);
+    for (let call = 0; call < 2; call++) await (await ask(gateway)).text();
+    expect(accounts(3)).toEqual(["b", "b"]);
+
+    // Replace b.json with another account's file: same name, same state entry, new tokens.
+    mock.addAccount({ name: "c", refreshToken: "1//rt-c", project: "project-c" });
+    const next = join(workspace.dir, "next.json");
+    writeGeminiCliCredential({ ...workspace, credentialsDir: workspace.dir }, "next.json", { refreshToken: "1//rt-c" });
+    renameSync(next, join(workspace.credentialsDir, "b.json"));
+    await Bun.sleep(400);
+    await (await ask(gateway)).text();
+    expect(accounts().at(-1)).toBe("c");
+    const report = (await health(gateway)).details.find((entry: any) => entry.file === "b.json");
+    expect(report.success_count).toBe(4); // 1 + 2 as account b, 1 as account c: same file, same entry
+  });
+});
+
+describe("idle health checks", () => {
+  test("an invalid credential is probed while idle and comes back when Google accepts it again", async () => {
+    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
+    mock.script("a", { kind: "error", status: 401 }, { kind: "error", status: 401 });
+    const gateway = await start({ health_check_interval_s: 0.3 });
+    expect((await ask(gateway)).status).toBe(200);
+    expect((await health(gateway)).details.find((entry: any) => entry.file === "a.json").status).toBe("invalid");
+    const probesBefore = mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist").length;
+    await Bun.sleep(3_000);
+    expect(mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist").length).toBeGreaterThan(probesBefore);
+    expect((await health(gateway)).details.find((entry: any) => entry.file === "a.json").status).toBe("active");
+  });
+
+  test("no probe runs while a request is in flight", async () => {
+    addReadyAccount(mock, workspace, "a");
+    addReadyAccount(mock, workspace, "b");
+    mock.script("a", { kind: "error", status: 500 });
+    const gateway = await start({ health_check_interval_s: 0.2 });
+    expect((await ask(gateway)).status).toBe(200); // a is now resting (cooling) → wants a probe
+    mock.script("b", { kind: "reply", chunks: ["1", "2", "3", "4", "5", "6", "7", "8"], delayMs: 500 });
+    const response = await chat(gateway.url, { model: "gemini-2.5-pro", stream: true, messages: [{ role: "user", content: "long" }] });
+    const startedAt = Date.now();
+    await response.text();
+    const during = mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist" && call.at >= startedAt && call.at <= Date.now());
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(3_000);
+    expect(during).toEqual([]);
+  });
+});
+
+describe("streams and clients", () => {
+  test("a client that disconnects aborts the upstream request within a second", async () => {
+    addReadyAccount(mock, workspace, "a");
+    mock.script("a", { kind: "reply", chunks: Array.from({ length: 20 }, (_, index) => `part ${index} `), delayMs: 200 });
+    const gateway = await start();
+    const controller = new AbortController();
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST", signal: controller.signal, headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gemini-2.5-pro", stream: true, messages: [{ role: "user", content: "long" }] }),
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    const abortedAt = Date.now();
+    while (mock.aborted === 0 && Date.now() - abortedAt < 1_000) await Bun.sleep(20);
+    expect(mock.aborted).toBeGreaterThan(0);
+    expect(Date.now() - abortedAt).toBeLessThan(1_000);
+  });
+
+  test("200 concurrent requests over 5 credentials: exact rotation, one refresh each, no lost counts", async () => {
+    for (const name of ["a", "b", "c", "d", "e"]) {
+      mock.addAccount({ name, refreshToken: `1//rt-${name}`, project: `p-${name}` });
+      writeGeminiCliCredential(workspace, `${name}.json`, { refreshToken: `1//rt-${name}` }); // expired: refresh first
+    }
+    const gateway = await start({ state_flush_interval_s: 0.05 });
+    // Project discovery happens once per account before the burst.
+    for (let call = 0; call < 5; call++) await (await ask(gateway)).text();
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "x", maxRetries: 0 });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, index) => index % 2 === 0
+      ? client.chat.completions.create({ model: "gemini-2.5-pro", messages: [{ role: "user", content: `n${index}` }] }).then(() => "ok")
+      : client.chat.completions.create({ model: "gemini-2.5-pro", messages: [{ role: "user", content: `s${index}` }], stream: true })
+        .then(async (stream) => {
+          for await (const _ of stream) { /* drain */ }
+          return "ok";
+        })));
+    expect(results.every((result) => result === "ok")).toBe(true);
+    const counts = Object.values(Object.groupBy(mock.generateCalls(), (call) => call.account!)).map((list) => list!.length);
+    expect(counts).toEqual([41, 41, 41, 41, 41]);
+    for (const name of ["a", "b", "c", "d", "e"]) expect(mock.calls.filter((call) => call.path === "/token" && call.account === name)).toHaveLength(1);
+    await gateway.stop();
+    const state = parse(readFileSync(workspace.stateFile, "utf8")) as any;
+    const successes = Object.values(state.credentials).reduce((sum: number, entry: any) => sum + entry.success_count, 0);
+    expect(successes).toBe(205);
+  });
+});
+
+describe("jellycli check", () => {
+  test("probes every credential once and prints file, email, project, tier, state, reason", async () => {
+    addReadyAccount(mock, workspace, "good");
+    mock.addAccount({ name: "dead", refreshToken: "1//rt-dead", project: "p", revoked: true });
+    writeGeminiCliCredential(workspace, "dead.json", { refreshToken: "1//rt-dead" });
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "src", "main.ts"), "check"], {
+      cwd: workspace.dir, env: { PATH: process.env.PATH ?? "", ...processEnv(mock, workspace) }, stdout: "pipe", stderr: "pipe",
+    });
+    const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()]);
+    expect(code).toBe(0);
+    const lines = out.split("\n");
+    expect(lines[0]).toMatch(/^FILE\s+EMAIL\s+PROJECT\s+TIER\s+STATE\s+REASON\s+NEXT RESET$/);
+    expect(lines.find((line) => line.startsWith("good.json"))).toMatch(/project-good\s+free-tier\s+active/);
+    expect(lines.find((line) => line.startsWith("dead.json"))).toMatch(/invalid\s+invalid_grant/);
+    expect(out).toContain("1 of 2 credentials usable.");
+    expect(out).not.toContain("ya29.");
+    const state = parse(readFileSync(workspace.stateFile, "utf8")) as any;
+    expect(state.credentials["good.json"].tier).toBe("free-tier");
+  });
+});
