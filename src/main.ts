@@ -61,7 +61,8 @@ async function main(): Promise<number> {
   for (const warning of warnings) log.warn(warning);
   const gateway = await createGateway(config, { log });
   const url = gateway.listen();
-  log.info(`jellycli ${VERSION} listening on ${url}`, { config: source ?? "(defaults)" });
+  // Always printed, whatever log_level says: people (and scripts) wait for this line.
+  process.stderr.write(`jellycli ${VERSION} listening on ${url} (config: ${source ?? "defaults"})\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

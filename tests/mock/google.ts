@@ -64,6 +64,8 @@ export class MockGoogle {
   private server: ReturnType<typeof Bun.serve>;
   /** Hook for tests that need to see a connection closed from the other side. */
   aborted = 0;
+  /** Random faults for unscripted calls (the soak test): probabilities per call. */
+  chaos: { rateLimit?: number; serverError?: number; dropMidStream?: number; refreshFailure?: number } = {};
 
   constructor() {
     this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
@@ -163,6 +165,7 @@ export class MockGoogle {
   private token(form: URLSearchParams, call: RecordedCall): Response {
     call.body = Object.fromEntries(form);
     if (form.get("grant_type") !== "refresh_token") return json({ error: "unsupported_grant_type" }, 400);
+    if (Math.random() < (this.chaos.refreshFailure ?? 0)) return json({ error: "internal_failure", error_description: "chaos" }, 503);
     const account = [...this.accounts.values()].find((candidate) => candidate.refreshToken === form.get("refresh_token"));
     call.account = account?.name;
     const clientOk = account && form.get("client_id") === (account.clientId ?? GEMINI_CLI_CLIENT_ID) && form.get("client_secret") === (account.clientSecret ?? GEMINI_CLI_CLIENT_SECRET);
@@ -220,7 +223,7 @@ export class MockGoogle {
     const invalid = validateHistory(body.model, contents, this.issuedSignatures);
     if (invalid) return googleError(400, "INVALID_ARGUMENT", invalid, streaming);
 
-    const scripted = this.scripts.get(account.name)?.shift() ?? { kind: "reply" };
+    const scripted = this.scripts.get(account.name)?.shift() ?? this.chaosScript();
     if (scripted.kind === "parts") return this.replyWithParts(scripted, body, streaming);
     if (scripted.kind === "error") {
       const errorBody = scripted.body ?? { error: { code: scripted.status, message: `scripted ${scripted.status}`, status: "SCRIPTED" } };
@@ -285,6 +288,17 @@ export class MockGoogle {
     signal.addEventListener("abort", () => mock.aborted++);
     return new Response(stream, { headers: { "content-type": "text/event-stream" } });
   }
+  private chaosScript(): Scripted {
+    const roll = Math.random();
+    const { rateLimit = 0, serverError = 0, dropMidStream = 0 } = this.chaos;
+    if (roll < rateLimit) {
+      return { kind: "error", status: 429, body: googleErrorBody(429, "RESOURCE_EXHAUSTED", "chaos rate limit", [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "1s" }]) };
+    }
+    if (roll < rateLimit + serverError) return { kind: "error", status: 500 };
+    if (roll < rateLimit + serverError + dropMidStream) return { kind: "drop", chunks: ["partial ", "answer"] };
+    return { kind: "reply", chunks: ["soak ", "reply ", "text"], delayMs: Math.random() < 0.2 ? 200 : 0 };
+  }
+
   private replyWithParts(scripted: Extract<Scripted, { kind: "parts" }>, body: any, streaming: boolean): Response {
     for (const part of scripted.events.flat()) if (part.thoughtSignature) this.issuedSignatures.add(part.thoughtSignature);
     const traceId = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
