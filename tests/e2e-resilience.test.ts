@@ -1,38 +1,20 @@
 // The pool under real failure modes, end to end: quota-aware rotation, disabled accounts, fallback
 // models, hot reload, idle health checks, client disconnects, concurrency and `jellycli check`.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { parse } from "smol-toml";
-import { MockGoogle } from "./mock/google.ts";
 import {
-  addReadyAccount, chat, makeWorkspace, processEnv, readJson, startGateway, testConfig, writeGeminiCliCredential,
-  type Running, type Workspace,
+  addReadyAccount, chat, processEnv, readJson, writeGeminiCliCredential,
+  perTestGateways, type Running,
 } from "./helpers.ts";
 
-let mock: MockGoogle;
-let workspace: Workspace;
-const running: Running[] = [];
-
-beforeEach(() => {
-  mock = new MockGoogle();
-  workspace = makeWorkspace();
-});
-
-afterEach(async () => {
-  for (const gateway of running.splice(0)) await gateway.stop();
-  mock.stop();
-});
-
-async function start(overrides: Parameters<typeof testConfig>[2] = {}): Promise<Running> {
-  const gateway = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0, ...overrides }));
-  running.push(gateway);
-  return gateway;
-}
+const harness = perTestGateways({ health_check_interval_s: 0 });
+const start = harness.start;
 
 const ask = (gateway: Running, model = "gemini-2.5-pro") => chat(gateway.url, { model, messages: [{ role: "user", content: "hi" }] });
-const accounts = (from = 0) => mock.generateCalls().slice(from).map((call) => call.account);
+const accounts = (from = 0) => harness.mock.generateCalls().slice(from).map((call) => call.account);
 const health = async (gateway: Running) => readJson(await fetch(`${gateway.url}/health`));
 const errorInfo = (reason: string, metadata: Record<string, string> = {}) => ({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason, domain: "cloudcode-pa.googleapis.com", metadata });
 const quotaExhausted = (resetAt: string) => ({
@@ -42,8 +24,8 @@ const quotaExhausted = (resetAt: string) => ({
 
 describe("quota-aware selection", () => {
   test("an exhausted model is skipped on that account only; other models still use it", async () => {
-    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
-    mock.script("a", quotaExhausted(new Date(Date.now() + 3_600_000).toISOString()));
+    for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
+    harness.mock.script("a", quotaExhausted(new Date(Date.now() + 3_600_000).toISOString()));
     const gateway = await start();
     for (let call = 0; call < 4; call++) expect((await ask(gateway)).status).toBe(200);
     // a failed once for Pro, then only b serves Pro …
@@ -56,9 +38,9 @@ describe("quota-aware selection", () => {
   });
 
   test("when every credential is cooling for the model: 429 with Retry-After to the earliest reset", async () => {
-    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
-    mock.script("a", quotaExhausted(new Date(Date.now() + 600_000).toISOString()));
-    mock.script("b", quotaExhausted(new Date(Date.now() + 120_000).toISOString()));
+    for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
+    harness.mock.script("a", quotaExhausted(new Date(Date.now() + 600_000).toISOString()));
+    harness.mock.script("b", quotaExhausted(new Date(Date.now() + 120_000).toISOString()));
     const gateway = await start();
     const first = await ask(gateway);
     expect(first.status).toBe(429);
@@ -73,23 +55,23 @@ describe("quota-aware selection", () => {
   });
 
   test("fallback_models: used only when the requested model has no usable credential, and said in a header", async () => {
-    addReadyAccount(mock, workspace, "a");
-    mock.script("a", quotaExhausted(new Date(Date.now() + 600_000).toISOString()));
+    addReadyAccount(harness.mock, harness.workspace, "a");
+    harness.mock.script("a", quotaExhausted(new Date(Date.now() + 600_000).toISOString()));
     const gateway = await start({ fallback_models: { "gemini-2.5-pro": "gemini-2.5-flash" } });
     expect((await ask(gateway)).status).toBe(429); // the failure that reveals the quota
     const response = await ask(gateway);
     expect(response.status).toBe(200);
     expect(response.headers.get("x-jellycli-fallback-model")).toBe("gemini-2.5-flash");
     expect((await readJson(response)).model).toBe("gemini-2.5-pro");
-    expect(mock.generateCalls().at(-1)!.body.model).toBe("gemini-2.5-flash");
+    expect(harness.mock.generateCalls().at(-1)!.body.model).toBe("gemini-2.5-flash");
     const streamed = await chat(gateway.url, { model: "gemini-2.5-pro", stream: true, messages: [{ role: "user", content: "s" }] });
     expect(streamed.headers.get("x-jellycli-fallback-model")).toBe("gemini-2.5-flash");
     await streamed.text();
   });
 
   test("a model out of capacity is retried after a short pause without penalising the account", async () => {
-    addReadyAccount(mock, workspace, "a");
-    mock.script("a", { kind: "error", status: 429, body: { error: { code: 429, message: "No capacity available for model gemini-2.5-pro on the server", status: "RESOURCE_EXHAUSTED", details: [errorInfo("MODEL_CAPACITY_EXHAUSTED")] } } });
+    addReadyAccount(harness.mock, harness.workspace, "a");
+    harness.mock.script("a", { kind: "error", status: 429, body: { error: { code: 429, message: "No capacity available for model gemini-2.5-pro on the server", status: "RESOURCE_EXHAUSTED", details: [errorInfo("MODEL_CAPACITY_EXHAUSTED")] } } });
     const gateway = await start();
     const started = performance.now();
     expect((await ask(gateway)).status).toBe(200);
@@ -102,8 +84,8 @@ describe("quota-aware selection", () => {
 
 describe("accounts that need a person", () => {
   test("403 VALIDATION_REQUIRED disables with the URL, shown by /health and the state file, never retried", async () => {
-    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
-    mock.script("a", {
+    for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
+    harness.mock.script("a", {
       kind: "error", status: 403,
       body: { error: { code: 403, message: "Verify your account to continue.", status: "PERMISSION_DENIED", details: [errorInfo("VALIDATION_REQUIRED", { validation_link: "https://accounts.google.com/signin/continue?x=1" })] } },
     });
@@ -114,42 +96,42 @@ describe("accounts that need a person", () => {
     expect(report).toMatchObject({ status: "disabled", url: "https://accounts.google.com/signin/continue?x=1" });
     expect(report.reason).toStartWith("VALIDATION_REQUIRED");
     await gateway.stop();
-    const state = parse(readFileSync(workspace.stateFile, "utf8")) as any;
+    const state = parse(readFileSync(harness.workspace.stateFile, "utf8")) as any;
     expect(state.credentials["a.json"]).toMatchObject({ status: "disabled", disabled: true, disabled_url: "https://accounts.google.com/signin/continue?x=1" });
   });
 
   test("a 401 that survives a refresh makes the credential invalid", async () => {
-    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
-    mock.script("a", { kind: "error", status: 401 }, { kind: "error", status: 401 });
+    for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
+    harness.mock.script("a", { kind: "error", status: 401 }, { kind: "error", status: 401 });
     const gateway = await start();
     expect((await ask(gateway)).status).toBe(200);
-    expect(mock.calls.filter((call) => call.path === "/token" && call.account === "a")).toHaveLength(1);
+    expect(harness.mock.calls.filter((call) => call.path === "/token" && call.account === "a")).toHaveLength(1);
     expect((await health(gateway)).details.find((entry: any) => entry.file === "a.json").status).toBe("invalid");
   });
 });
 
 describe("hot reload", () => {
   test("files added, removed and replaced take effect without a restart; state is kept by file name", async () => {
-    addReadyAccount(mock, workspace, "a");
+    addReadyAccount(harness.mock, harness.workspace, "a");
     const gateway = await start({ credentials_poll_s: 0.1 });
     expect((await ask(gateway)).status).toBe(200);
 
-    addReadyAccount(mock, workspace, "b");
+    addReadyAccount(harness.mock, harness.workspace, "b");
     await Bun.sleep(400);
     expect((await health(gateway)).credentials.total).toBe(2);
     for (let call = 0; call < 2; call++) await (await ask(gateway)).text();
     expect(accounts().sort()).toEqual(["a", "a", "b"]);
 
-    rmSync(join(workspace.credentialsDir, "a.json"));
+    rmSync(join(harness.workspace.credentialsDir, "a.json"));
     await Bun.sleep(400);
     for (let call = 0; call < 2; call++) await (await ask(gateway)).text();
     expect(accounts(3)).toEqual(["b", "b"]);
 
     // Replace b.json with another account's file: same name, same state entry, new tokens.
-    mock.addAccount({ name: "c", refreshToken: "1//rt-c", project: "project-c" });
-    const next = join(workspace.dir, "next.json");
-    writeGeminiCliCredential({ ...workspace, credentialsDir: workspace.dir }, "next.json", { refreshToken: "1//rt-c" });
-    renameSync(next, join(workspace.credentialsDir, "b.json"));
+    harness.mock.addAccount({ name: "c", refreshToken: "1//rt-c", project: "project-c" });
+    const next = join(harness.workspace.dir, "next.json");
+    writeGeminiCliCredential({ ...harness.workspace, credentialsDir: harness.workspace.dir }, "next.json", { refreshToken: "1//rt-c" });
+    renameSync(next, join(harness.workspace.credentialsDir, "b.json"));
     await Bun.sleep(400);
     await (await ask(gateway)).text();
     expect(accounts().at(-1)).toBe("c");
@@ -160,28 +142,28 @@ describe("hot reload", () => {
 
 describe("idle health checks", () => {
   test("an invalid credential is probed while idle and comes back when Google accepts it again", async () => {
-    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
-    mock.script("a", { kind: "error", status: 401 }, { kind: "error", status: 401 });
+    for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
+    harness.mock.script("a", { kind: "error", status: 401 }, { kind: "error", status: 401 });
     const gateway = await start({ health_check_interval_s: 0.3 });
     expect((await ask(gateway)).status).toBe(200);
     expect((await health(gateway)).details.find((entry: any) => entry.file === "a.json").status).toBe("invalid");
-    const probesBefore = mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist").length;
+    const probesBefore = harness.mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist").length;
     await Bun.sleep(3_000);
-    expect(mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist").length).toBeGreaterThan(probesBefore);
+    expect(harness.mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist").length).toBeGreaterThan(probesBefore);
     expect((await health(gateway)).details.find((entry: any) => entry.file === "a.json").status).toBe("active");
   });
 
   test("no probe runs while a request is in flight", async () => {
-    addReadyAccount(mock, workspace, "a");
-    addReadyAccount(mock, workspace, "b");
-    mock.script("a", { kind: "error", status: 500 });
+    addReadyAccount(harness.mock, harness.workspace, "a");
+    addReadyAccount(harness.mock, harness.workspace, "b");
+    harness.mock.script("a", { kind: "error", status: 500 });
     const gateway = await start({ health_check_interval_s: 0.2 });
     expect((await ask(gateway)).status).toBe(200); // a is now resting (cooling) → wants a probe
-    mock.script("b", { kind: "reply", chunks: ["1", "2", "3", "4", "5", "6", "7", "8"], delayMs: 500 });
+    harness.mock.script("b", { kind: "reply", chunks: ["1", "2", "3", "4", "5", "6", "7", "8"], delayMs: 500 });
     const response = await chat(gateway.url, { model: "gemini-2.5-pro", stream: true, messages: [{ role: "user", content: "long" }] });
     const startedAt = Date.now();
     await response.text();
-    const during = mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist" && call.at >= startedAt && call.at <= Date.now());
+    const during = harness.mock.calls.filter((call) => call.path === "/v1internal:loadCodeAssist" && call.at >= startedAt && call.at <= Date.now());
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(3_000);
     expect(during).toEqual([]);
   });
@@ -189,8 +171,8 @@ describe("idle health checks", () => {
 
 describe("streams and clients", () => {
   test("a client that disconnects aborts the upstream request within a second", async () => {
-    addReadyAccount(mock, workspace, "a");
-    mock.script("a", { kind: "reply", chunks: Array.from({ length: 20 }, (_, index) => `part ${index} `), delayMs: 200 });
+    addReadyAccount(harness.mock, harness.workspace, "a");
+    harness.mock.script("a", { kind: "reply", chunks: Array.from({ length: 20 }, (_, index) => `part ${index} `), delayMs: 200 });
     const gateway = await start();
     const controller = new AbortController();
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
@@ -201,15 +183,15 @@ describe("streams and clients", () => {
     await reader.read();
     controller.abort();
     const abortedAt = Date.now();
-    while (mock.aborted === 0 && Date.now() - abortedAt < 1_000) await Bun.sleep(20);
-    expect(mock.aborted).toBeGreaterThan(0);
+    while (harness.mock.aborted === 0 && Date.now() - abortedAt < 1_000) await Bun.sleep(20);
+    expect(harness.mock.aborted).toBeGreaterThan(0);
     expect(Date.now() - abortedAt).toBeLessThan(1_000);
   });
 
   test("200 concurrent requests over 5 credentials: exact rotation, one refresh each, no lost counts", async () => {
     for (const name of ["a", "b", "c", "d", "e"]) {
-      mock.addAccount({ name, refreshToken: `1//rt-${name}`, project: `p-${name}` });
-      writeGeminiCliCredential(workspace, `${name}.json`, { refreshToken: `1//rt-${name}` }); // expired: refresh first
+      harness.mock.addAccount({ name, refreshToken: `1//rt-${name}`, project: `p-${name}` });
+      writeGeminiCliCredential(harness.workspace, `${name}.json`, { refreshToken: `1//rt-${name}` }); // expired: refresh first
     }
     const gateway = await start({ state_flush_interval_s: 0.05 });
     // Project discovery happens once per account before the burst.
@@ -223,11 +205,11 @@ describe("streams and clients", () => {
           return "ok";
         })));
     expect(results.every((result) => result === "ok")).toBe(true);
-    const counts = Object.values(Object.groupBy(mock.generateCalls(), (call) => call.account!)).map((list) => list!.length);
+    const counts = Object.values(Object.groupBy(harness.mock.generateCalls(), (call) => call.account!)).map((list) => list!.length);
     expect(counts).toEqual([41, 41, 41, 41, 41]);
-    for (const name of ["a", "b", "c", "d", "e"]) expect(mock.calls.filter((call) => call.path === "/token" && call.account === name)).toHaveLength(1);
+    for (const name of ["a", "b", "c", "d", "e"]) expect(harness.mock.calls.filter((call) => call.path === "/token" && call.account === name)).toHaveLength(1);
     await gateway.stop();
-    const state = parse(readFileSync(workspace.stateFile, "utf8")) as any;
+    const state = parse(readFileSync(harness.workspace.stateFile, "utf8")) as any;
     const successes = Object.values(state.credentials).reduce((sum: number, entry: any) => sum + entry.success_count, 0);
     expect(successes).toBe(205);
   });
@@ -235,11 +217,11 @@ describe("streams and clients", () => {
 
 describe("jellycli check", () => {
   test("probes every credential once and prints file, email, project, tier, state, reason", async () => {
-    addReadyAccount(mock, workspace, "good");
-    mock.addAccount({ name: "dead", refreshToken: "1//rt-dead", project: "p", revoked: true });
-    writeGeminiCliCredential(workspace, "dead.json", { refreshToken: "1//rt-dead" });
+    addReadyAccount(harness.mock, harness.workspace, "good");
+    harness.mock.addAccount({ name: "dead", refreshToken: "1//rt-dead", project: "p", revoked: true });
+    writeGeminiCliCredential(harness.workspace, "dead.json", { refreshToken: "1//rt-dead" });
     const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "src", "main.ts"), "check"], {
-      cwd: workspace.dir, env: { PATH: process.env.PATH ?? "", ...processEnv(mock, workspace) }, stdout: "pipe", stderr: "pipe",
+      cwd: harness.workspace.dir, env: { PATH: process.env.PATH ?? "", ...processEnv(harness.mock, harness.workspace) }, stdout: "pipe", stderr: "pipe",
     });
     const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()]);
     expect(code).toBe(0);
@@ -249,7 +231,7 @@ describe("jellycli check", () => {
     expect(lines.find((line) => line.startsWith("dead.json"))).toMatch(/invalid\s+invalid_grant/);
     expect(out).toContain("1 of 2 credentials usable.");
     expect(out).not.toContain("ya29.");
-    const state = parse(readFileSync(workspace.stateFile, "utf8")) as any;
+    const state = parse(readFileSync(harness.workspace.stateFile, "utf8")) as any;
     expect(state.credentials["good.json"].tier).toBe("free-tier");
   });
 });

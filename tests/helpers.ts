@@ -3,6 +3,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { configSchema, type Config } from "../src/config.ts";
 import { createGateway, type Gateway } from "../src/gateway.ts";
@@ -139,3 +140,29 @@ export function processEnv(mock: MockGoogle, workspace: Workspace): Record<strin
 
 /** A response body as JSON, typed loosely: tests assert on its shape. */
 export const readJson = (response: Response): Promise<any> => response.json();
+
+/**
+ * A fresh mock Google and workspace for every test in the calling file, and gateways on them that
+ * are stopped after each test. Read `mock` / `workspace` inside tests (they change per test).
+ */
+export function perTestGateways(defaults: Partial<Config> = {}) {
+  const harness = {
+    mock: undefined as unknown as MockGoogle,
+    workspace: undefined as unknown as Workspace,
+    running: [] as Running[],
+    async start(overrides: Partial<Config> = {}): Promise<Running> {
+      const gateway = await startGateway(testConfig(harness.mock, harness.workspace, { ...defaults, ...overrides }));
+      harness.running.push(gateway);
+      return gateway;
+    },
+  };
+  beforeEach(() => {
+    harness.mock = new MockGoogle();
+    harness.workspace = makeWorkspace();
+  });
+  afterEach(async () => {
+    for (const gateway of harness.running.splice(0)) await gateway.stop();
+    harness.mock.stop();
+  });
+  return harness;
+}

@@ -296,6 +296,7 @@ export class MockGoogle {
     }
     if (roll < rateLimit + serverError) return { kind: "error", status: 500 };
     if (roll < rateLimit + serverError + dropMidStream) return { kind: "drop", chunks: ["partial ", "answer"] };
+    if (Object.keys(this.chaos).length === 0) return { kind: "reply" };
     return { kind: "reply", chunks: ["soak ", "reply ", "text"], delayMs: Math.random() < 0.2 ? 200 : 0 };
   }
 
