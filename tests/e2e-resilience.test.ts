@@ -37,6 +37,17 @@ describe("quota-aware selection", () => {
     expect(details.find((entry: any) => entry.file === "a.json").cooling["gemini-2.5-pro"]).toBeDefined();
   });
 
+  test("a restart does not re-hit an account that is cooling", async () => {
+    for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
+    harness.mock.script("a", quotaExhausted(new Date(Date.now() + 3_600_000).toISOString()));
+    const first = await start();
+    expect((await ask(first)).status).toBe(200);
+    await first.stop();
+    const second = await start();
+    for (let call = 0; call < 3; call++) await (await ask(second)).text();
+    expect(accounts()).toEqual(["a", "b", "b", "b", "b"]);
+  });
+
   test("when every credential is cooling for the model: 429 with Retry-After to the earliest reset", async () => {
     for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
     harness.mock.script("a", quotaExhausted(new Date(Date.now() + 600_000).toISOString()));
