@@ -40,6 +40,23 @@ export const configSchema = t.Object({
   /** requested model → model served instead, only when no credential can serve the requested one. */
   fallback_models: t.Record(t.String({ minLength: 1 }), t.String({ minLength: 1 }), { default: {} }),
   health_check_interval_s: secondsSchema(300, 0),
+  gemini_api_keys: t.Array(t.String({ minLength: 1 }), { default: [] }),
+  gemini_api_endpoint: t.String({ default: "https://generativelanguage.googleapis.com", pattern: "^https?://" }),
+  /** Which pool serves Gemini models first; the next serves when one has no usable credential. */
+  gemini_upstream_order: t.Array(t.Union([t.Literal("codeassist"), t.Literal("gemini_api")]), { default: ["codeassist", "gemini_api"], minItems: 1 }),
+  openai_upstreams: t.Array(t.Object({
+    name: t.String({ minLength: 1, pattern: "^[A-Za-z0-9_.-]+$" }),
+    base_url: t.String({ pattern: "^https?://" }),
+    api_keys: t.Array(t.String(), { default: [] }),
+    /** Names it serves: exact names, `prefix*` patterns, or "*". */
+    models: t.Array(t.String({ minLength: 1 }), { minItems: 1 }),
+    model_mapping: t.Record(t.String(), t.String(), { default: {} }),
+    profile: t.Union([t.Literal("generic"), t.Literal("deepseek"), t.Literal("kimi"), t.Literal("ollama")], { default: "generic" }),
+  }), { default: [] }),
+  /** A Gemini-native client asking for a model nobody serves gets this one (never a 404). */
+  default_model: t.Optional(t.String({ minLength: 1 })),
+  log_requests: t.Union([t.Literal("off"), t.Literal("summary"), t.Literal("full")], { default: "summary" }),
+  log_dir: t.String({ default: "./logs", minLength: 1 }),
   credentials_poll_s: secondsSchema(3, 0.05),
 });
 

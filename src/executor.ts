@@ -2,18 +2,15 @@
 // project, call the upstream, report the outcome. Retries and failover happen only before the
 // first byte reaches the client; a stream is returned already primed with its first chunk.
 import { GatewayError, type CountTokensResponse, type GenerateContentRequest, type GenerateContentResponse } from "./hub.ts";
+import type { Backend } from "./backends.ts";
 import type { Logger } from "./log.ts";
-import type { Credential } from "./pool/credential.ts";
-import type { TokenSource } from "./pool/oauth.ts";
-import type { Pool } from "./pool/pool.ts";
-import { routeModel, type Route } from "./router.ts";
-import type { CodeAssistUpstream } from "./upstreams/codeassist.ts";
-import type { UpstreamAuth, UpstreamCall } from "./upstreams/types.ts";
+import type { PoolMember } from "./pool/pool.ts";
+import type { Candidate, Route, Router } from "./router.ts";
+import type { Upstream, UpstreamAuth, UpstreamCall } from "./upstreams/types.ts";
 
 export interface ExecutorDeps {
-  pool: Pool;
-  tokens: TokenSource;
-  codeAssist: CodeAssistUpstream;
+  backends: ReadonlyMap<string, Backend>;
+  router: Router;
   maxRetries: number;
   log: Logger;
   now?: () => number;
@@ -27,6 +24,16 @@ export interface ExecuteRequest {
   model: string;
   request: GenerateContentRequest;
   signal?: AbortSignal;
+  /** Gemini-native callers: an unknown model goes to `default_model` instead of failing. */
+  unknownToDefault?: boolean;
+}
+
+/** One attempt's inputs: which backend, under which model name, with which credential's auth. */
+export interface Attempt {
+  backend: Backend;
+  model: string;
+  auth: UpstreamAuth;
+  signal?: AbortSignal;
 }
 
 export interface Served<T> {
@@ -36,15 +43,15 @@ export interface Served<T> {
 }
 
 interface Attempted<T> extends Served<T> {
-  credential: Credential;
-  route: Route;
+  credential: PoolMember;
+  backend: Backend;
+  model: string;
 }
 
 const defaultCapacityBackoff = (attempt: number) => Math.min(4000, 500 * 2 ** attempt);
 
 export class Executor {
   private readonly now: () => number;
-  private readonly discovering = new Map<string, Promise<string>>();
   private active = 0;
   private lastActivity = 0;
 
@@ -58,28 +65,42 @@ export class Executor {
   }
 
   async generate(input: ExecuteRequest): Promise<Served<GenerateContentResponse>> {
-    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (call) => this.deps.codeAssist.generate(call)));
+    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (attempt) => attempt.backend.upstream.generate(callOf(attempt, input))));
     return { value, fallbackModel };
   }
 
   async countTokens(input: ExecuteRequest): Promise<Served<CountTokensResponse>> {
-    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (call) => this.deps.codeAssist.countTokens(call)));
+    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (attempt) => attempt.backend.upstream.countTokens(callOf(attempt, input))));
     return { value, fallbackModel };
+  }
+
+  /**
+   * Any other call through the same routing, failover and accounting — e.g. an OpenAI request
+   * forwarded untouched to an OpenAI-compatible upstream. `run` must fail before the first byte.
+   */
+  async call<T>(input: Omit<ExecuteRequest, "request">, run: (attempt: Attempt, upstream: Upstream) => Promise<T>): Promise<Served<T>> {
+    const { value, fallbackModel } = await this.tracked(() => this.withFailover({ ...input, request: { contents: [] } }, (attempt) => run(attempt, attempt.backend.upstream)));
+    return { value, fallbackModel };
+  }
+
+  /** The route a model takes (for surfaces that behave differently per upstream kind). */
+  route(model: string, unknownToDefault = false): Route {
+    return this.deps.router(model, { unknownToDefault });
   }
 
   /** Resolves once the upstream produced its first chunk (or rejects with why it could not). */
   async stream(input: ExecuteRequest): Promise<Served<AsyncIterable<GenerateContentResponse>>> {
     this.begin();
     try {
-      const { value, credential, route, fallbackModel } = await this.withFailover(input, async (call) => {
-        const iterator = this.deps.codeAssist.stream(call)[Symbol.asyncIterator]();
+      const { value, credential, backend, model, fallbackModel } = await this.withFailover(input, async (attempt) => {
+        const iterator = attempt.backend.upstream.stream(callOf(attempt, input))[Symbol.asyncIterator]();
         const first = await iterator.next();
         if (first.done) {
           throw new GatewayError({ status: 502, code: "empty_stream", scope: "transient", message: "the upstream ended the stream without sending anything" });
         }
         return { first: first.value, iterator };
       }, { deferSuccess: true });
-      return { value: this.continueStream(value.first, value.iterator, credential, route), fallbackModel };
+      return { value: this.continueStream(value.first, value.iterator, credential, backend, model), fallbackModel };
     } catch (error) {
       this.end();
       throw error;
@@ -89,8 +110,9 @@ export class Executor {
   private async *continueStream(
     first: GenerateContentResponse,
     iterator: AsyncIterator<GenerateContentResponse>,
-    credential: Credential,
-    route: Route,
+    credential: PoolMember,
+    backend: Backend,
+    model: string,
   ): AsyncGenerator<GenerateContentResponse> {
     let failed = false;
     try {
@@ -103,13 +125,13 @@ export class Executor {
     } catch (error) {
       failed = true;
       const gatewayError = asGatewayError(error);
-      this.report(credential, route, gatewayError);
+      this.report(backend, credential, model, gatewayError);
       this.deps.log.warn("upstream stream broke after the first byte", { credential: credential.id, status: gatewayError.status, error: gatewayError.message });
       throw gatewayError;
     } finally {
       // Runs on normal end, on error, and when the client goes away (return()).
       await iterator.return?.().catch(() => {});
-      if (!failed) this.deps.pool.report(credential.id, { kind: "success", model: route.base }, this.now());
+      if (!failed) backend.pool.report(credential.id, { kind: "success", model }, this.now());
       this.end();
     }
   }
@@ -133,101 +155,109 @@ export class Executor {
     this.lastActivity = this.now();
   }
 
-  /** The requested route, or its configured fallback when nothing can serve the requested model. */
-  private routeFor(model: string): { route: Route; fallbackModel?: string } {
-    const route = routeModel(model);
-    const fallback = this.deps.fallbackModels?.[route.base];
+  /**
+   * The backends to try, in order, with the model each is asked for: the first backend that can
+   * serve the requested model; else the configured fallback model, if something can serve that.
+   */
+  private plan(input: ExecuteRequest): { candidates: Candidate[]; requested: string; fallbackModel?: string } {
     const now = this.now();
-    if (!fallback || this.deps.pool.canServe(route.base, now) || !this.deps.pool.canServe(fallback, now)) return { route };
-    this.deps.log.info("serving a fallback model", { requested: route.base, fallback });
-    return { route: { ...route, base: fallback, upstreamModel: fallback }, fallbackModel: fallback };
+    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
+    const servable = (candidates: Candidate[]) => candidates.filter((candidate) => this.deps.backends.get(candidate.backend)?.pool.canServe(candidate.upstreamModel, now));
+    const ready = servable(route.candidates);
+    const fallback = this.deps.fallbackModels?.[route.base];
+    if (ready.length === 0 && fallback) {
+      const alternative = servable(this.deps.router(fallback).candidates);
+      if (alternative.length > 0) {
+        this.deps.log.info("serving a fallback model", { requested: route.base, fallback });
+        return { candidates: alternative, requested: route.base, fallbackModel: fallback };
+      }
+    }
+    // Nothing servable: still try in order, so the answer names the right pool's reason.
+    return { candidates: ready.length > 0 ? [...ready, ...route.candidates.filter((candidate) => !ready.includes(candidate))] : route.candidates, requested: route.base };
   }
 
   private async withFailover<T>(
     input: ExecuteRequest,
-    run: (call: UpstreamCall) => Promise<T>,
+    run: (attempt: Attempt) => Promise<T>,
     options: { deferSuccess?: boolean } = {},
   ): Promise<Attempted<T>> {
-    const { route, fallbackModel } = this.routeFor(input.model);
-    const { pool, maxRetries, log } = this.deps;
-    const tried = new Set<string>();
+    const { candidates, requested, fallbackModel } = this.plan(input);
+    const { maxRetries, log } = this.deps;
     let lastError: GatewayError | undefined;
-    for (let attempt = 0; attempt <= maxRetries; attempt++) {
-      const credential = pool.pick(route.base, this.now(), tried);
-      if (!credential) break;
-      tried.add(credential.id);
-      try {
-        const value = await this.callWith(credential, route, input, run);
-        if (!options.deferSuccess) pool.report(credential.id, { kind: "success", model: route.base }, this.now());
-        return { value, credential, route, fallbackModel };
-      } catch (error) {
-        // Anything but a GatewayError is a bug of ours: no retry, the HTTP layer logs its stack.
-        if (!(error instanceof GatewayError) && (error as Error)?.name !== "AbortError") throw error;
-        const gatewayError = asGatewayError(error);
-        // A client that hung up says nothing about the credential.
-        if (input.signal?.aborted) throw gatewayError;
-        this.report(credential, route, gatewayError);
-        log.info("upstream call failed", { credential: credential.id, model: route.upstreamModel, status: gatewayError.status, scope: gatewayError.scope, attempt, error: gatewayError.message });
-        if (gatewayError.scope === "request" || !gatewayError.retryable) throw gatewayError;
-        lastError = gatewayError;
-        if (gatewayError.code === "model_capacity_exhausted" && attempt < maxRetries) {
-          // The model is busy for everyone: a short pause helps more than the next account.
-          await sleep(gatewayError.retryAfterMs ?? (this.deps.capacityBackoffMs ?? defaultCapacityBackoff)(attempt), input.signal);
-          tried.delete(credential.id);
+    let attempt = 0;
+    let lastCandidate: Candidate | undefined;
+    for (const candidate of candidates) {
+      const backend = this.deps.backends.get(candidate.backend);
+      if (!backend) continue;
+      lastCandidate = candidate;
+      const tried = new Set<string>();
+      for (; attempt <= maxRetries; attempt++) {
+        const credential = backend.pool.pick(candidate.upstreamModel, this.now(), tried);
+        if (!credential) break;
+        tried.add(credential.id);
+        try {
+          const value = await this.attemptWith(backend, credential, candidate.upstreamModel, input.signal, run);
+          if (!options.deferSuccess) backend.pool.report(credential.id, { kind: "success", model: candidate.upstreamModel }, this.now());
+          return { value, credential, backend, model: candidate.upstreamModel, fallbackModel };
+        } catch (error) {
+          // Anything but a GatewayError is a bug of ours: no retry, the HTTP layer logs its stack.
+          if (!(error instanceof GatewayError) && (error as Error)?.name !== "AbortError") throw error;
+          const gatewayError = asGatewayError(error);
+          // A client that hung up says nothing about the credential.
+          if (input.signal?.aborted) throw gatewayError;
+          this.report(backend, credential, candidate.upstreamModel, gatewayError);
+          log.info("upstream call failed", { backend: backend.name, credential: credential.id, model: candidate.upstreamModel, status: gatewayError.status, scope: gatewayError.scope, attempt, error: gatewayError.message });
+          if (gatewayError.scope === "request" || !gatewayError.retryable) throw gatewayError;
+          lastError = gatewayError;
+          if (gatewayError.code === "model_capacity_exhausted" && attempt < maxRetries) {
+            // The model is busy for everyone: a short pause helps more than the next account.
+            await sleep(gatewayError.retryAfterMs ?? (this.deps.capacityBackoffMs ?? defaultCapacityBackoff)(attempt), input.signal);
+            tried.delete(credential.id);
+          }
         }
       }
+      if (attempt > maxRetries) break;
     }
-    throw this.exhausted(route, lastError);
+    throw this.exhausted(lastCandidate ?? candidates[0], requested, lastError);
   }
 
   /** What the client hears when no credential could serve: never our upstream's 401 as its own. */
-  private exhausted(route: Route, lastError: GatewayError | undefined): GatewayError {
-    const unavailable = this.deps.pool.unavailableError(route.base, this.now());
+  private exhausted(candidate: Candidate | undefined, requested: string, lastError: GatewayError | undefined): GatewayError {
+    const backend = candidate ? this.deps.backends.get(candidate.backend) : undefined;
+    if (!backend) {
+      return new GatewayError({ status: 503, code: "no_backend", scope: "transient", retryable: false, message: `No upstream is configured that can serve ${requested}.` });
+    }
+    const unavailable = backend.pool.unavailableError(candidate!.upstreamModel, this.now());
     if (!lastError || unavailable.code === "all_credentials_disabled") return unavailable;
     if (lastError.status !== 401) return lastError;
     return new GatewayError({
       status: 503, code: "upstream_auth_failed", scope: "transient", retryable: false,
-      message: `Google refused the credentials tried for this request (${lastError.message}).`,
+      message: `The upstream refused the credentials tried for this request (${lastError.message}).`,
     });
   }
 
-  /** One credential's try: fresh token, known project, and one refresh-and-retry on a 401. */
-  private async callWith<T>(credential: Credential, route: Route, input: ExecuteRequest, run: (call: UpstreamCall) => Promise<T>): Promise<T> {
-    const { tokens } = this.deps;
-    const accessToken = await tokens.accessToken(credential);
-    const projectId = await this.projectFor(credential, accessToken, input.signal);
-    const call = (auth: UpstreamAuth) => run({ model: route.upstreamModel, request: input.request, auth, signal: input.signal });
+  /** One credential's try, with one re-authentication and retry after a 401 where that is possible. */
+  private async attemptWith<T>(backend: Backend, credential: PoolMember, model: string, signal: AbortSignal | undefined, run: (attempt: Attempt) => Promise<T>): Promise<T> {
+    const auth = await backend.auth(credential, signal);
     try {
-      return await call({ accessToken, projectId });
+      return await run({ backend, model, auth, signal });
     } catch (error) {
-      if (!(error instanceof GatewayError) || error.status !== 401) throw error;
+      if (!(error instanceof GatewayError) || error.status !== 401 || !backend.reauth) throw error;
       this.deps.log.info("upstream answered 401; refreshing the token once", { credential: credential.id });
-      return await call({ accessToken: await tokens.accessToken(credential, true), projectId });
+      return await run({ backend, model, auth: await backend.reauth(credential, signal), signal });
     }
   }
 
-  private projectFor(credential: Credential, accessToken: string, signal?: AbortSignal): Promise<string> {
-    const known = this.deps.pool.projectOf(credential);
-    if (known) return Promise.resolve(known);
-    const pending = this.discovering.get(credential.id);
-    if (pending) return pending;
-    const discovery = this.deps.codeAssist.discoverProject(accessToken, signal)
-      .then((projectId) => {
-        this.deps.pool.setProject(credential.id, projectId);
-        this.deps.log.info("discovered the Code Assist project", { credential: credential.id, project: projectId });
-        return projectId;
-      })
-      .finally(() => this.discovering.delete(credential.id));
-    this.discovering.set(credential.id, discovery);
-    return discovery;
-  }
-
-  private report(credential: Credential, route: Route, error: GatewayError): void {
-    this.deps.pool.report(credential.id, {
-      kind: "failure", model: route.base, status: error.status, scope: error.scope, message: error.message,
+  private report(backend: Backend, credential: PoolMember, model: string, error: GatewayError): void {
+    backend.pool.report(credential.id, {
+      kind: "failure", model, status: error.status, scope: error.scope, message: error.message,
       code: error.code, reason: error.reason, retryAfterMs: error.retryAfterMs, resetAt: error.resetAt, helpUrl: error.helpUrl,
     }, this.now());
   }
+}
+
+function callOf(attempt: Attempt, input: ExecuteRequest): UpstreamCall {
+  return { model: attempt.model, request: input.request, auth: attempt.auth, signal: attempt.signal };
 }
 
 function asGatewayError(error: unknown): GatewayError {

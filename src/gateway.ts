@@ -4,7 +4,11 @@ import { passwords, splitBindAddress, type Config } from "./config.ts";
 import { Executor } from "./executor.ts";
 import { createApp, type App } from "./http/app.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { CredentialWatcher, loadCredentials } from "./pool/credential.ts";
+import { apiKeyCredentials, CredentialWatcher, loadCredentials, type Credential } from "./pool/credential.ts";
+import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
+import { createRouter, GEMINI_CLI_MODELS } from "./router.ts";
+import { GeminiApiUpstream } from "./upstreams/gemini-api.ts";
+import { OpenAICompatUpstream } from "./upstreams/openai-compat.ts";
 import { HealthChecker } from "./health-check.ts";
 import { TokenSource } from "./pool/oauth.ts";
 import { Pool } from "./pool/pool.ts";
@@ -23,7 +27,8 @@ export interface GatewayOptions {
 
 export interface Gateway {
   app: App;
-  pool: Pool;
+  /** The Code Assist (OAuth files) pool. */
+  pool: Pool<Credential>;
   store: StateStore;
   /** What `jellycli check` and the health checker need to probe credentials. */
   probeDeps: ProbeDeps;
@@ -47,10 +52,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     onError: (error) => log.error("could not write the state file", { path: config.state_file, error: error.message }),
     onWarning: (message) => log.warn(message),
   });
-  const pool = new Pool(credentials, await store.load(), { callsPerRotation: config.calls_per_rotation, onChange: () => store.markDirty() });
-  store.attach(() => pool.snapshot());
+  const states = await store.load();
+  const poolOptions = { callsPerRotation: config.calls_per_rotation, onChange: () => store.markDirty() };
+  // Every pool shares one state map, so one creds_state.toml holds them all (ids never collide:
+  // file names for OAuth, `<pool>:<fingerprint>` for keys).
+  const pool = new Pool<Credential>(credentials, states, poolOptions);
+  store.attach(() => states);
   log.info("credentials loaded", { dir: config.credentials_dir, count: credentials.length, skipped: problems.length });
-  if (credentials.length === 0) log.warn(`no credentials: put OAuth credential files (*.json) in ${config.credentials_dir}`);
 
   const tokens = new TokenSource({
     tokenUrl: config.oauth_token_url,
@@ -59,14 +67,31 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     timeoutMs: config.connect_timeout_s * 1000,
     onWriteError: (credential, error) => log.error("could not write the refreshed token back", { credential: credential.id, error: error.message }),
   });
-  const codeAssist = new CodeAssistUpstream({
-    endpoint: config.code_assist_endpoint,
-    fetch: fetchImpl,
-    connectTimeoutMs: config.connect_timeout_s * 1000,
-    idleTimeoutMs: config.idle_timeout_s * 1000,
-    onboardPollMs: options.onboardPollMs,
+  const transport = { fetch: fetchImpl, connectTimeoutMs: config.connect_timeout_s * 1000, idleTimeoutMs: config.idle_timeout_s * 1000 };
+  const codeAssist = new CodeAssistUpstream({ ...transport, endpoint: config.code_assist_endpoint, onboardPollMs: options.onboardPollMs });
+
+  const backends = new Map<string, Backend>();
+  backends.set("codeassist", new CodeAssistBackend(pool, codeAssist, tokens, log) as unknown as Backend);
+  if (config.gemini_api_keys.length > 0) {
+    const keys = new Pool(apiKeyCredentials("gemini-api", config.gemini_api_keys), states, poolOptions);
+    backends.set("gemini_api", new ApiKeyBackend("gemini_api", keys, new GeminiApiUpstream({ ...transport, endpoint: config.gemini_api_endpoint })) as unknown as Backend);
+  }
+  for (const upstream of config.openai_upstreams) {
+    // A local server without keys (Ollama) still needs one pool member to rotate.
+    const members = upstream.api_keys.length > 0 ? apiKeyCredentials(upstream.name, upstream.api_keys) : [{ id: `${upstream.name}:no-key`, apiKey: "" }];
+    const keys = new Pool(members, states, poolOptions);
+    const client = new OpenAICompatUpstream({ ...transport, name: upstream.name, baseURL: upstream.base_url, profile: upstream.profile });
+    backends.set(upstream.name, new ApiKeyBackend(upstream.name, keys, client) as unknown as Backend);
+  }
+  if (credentials.length === 0 && backends.size === 1) log.warn(`no credentials: put OAuth credential files (*.json) in ${config.credentials_dir}, or configure gemini_api_keys / openai_upstreams`);
+
+  const router = createRouter({
+    geminiOrder: config.gemini_upstream_order.filter((name) => backends.has(name)),
+    openAIUpstreams: config.openai_upstreams,
+    knownGeminiModels: new Set([...GEMINI_CLI_MODELS, ...config.models]),
+    defaultModel: config.default_model,
   });
-  const executor = new Executor({ pool, tokens, codeAssist, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models });
+  const executor = new Executor({ backends, router, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models });
   const probeDeps: ProbeDeps = { pool, tokens, codeAssist, now };
   const healthChecker = new HealthChecker({ ...probeDeps, intervalMs: config.health_check_interval_s * 1000, busy: () => executor.busy, log });
   const watcher = new CredentialWatcher(config.credentials_dir, ({ credentials: next, problems: bad }) => {
@@ -76,7 +101,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   });
   await watcher.prime(credentials);
   const app = createApp({
-    executor, pool, log, now,
+    executor, log, now,
+    pools: [...backends.values()].map((backend) => ({ name: backend.name, pool: backend.pool })),
     passwords: passwords(config),
     models: config.models,
     maxBodyBytes: config.max_body_bytes,

@@ -10,7 +10,7 @@ import type { Outcome } from "./pool/transitions.ts";
 import { validationError, type CodeAssistUpstream } from "./upstreams/codeassist.ts";
 
 export interface ProbeDeps {
-  pool: Pool;
+  pool: Pool<Credential>;
   tokens: TokenSource;
   codeAssist: CodeAssistUpstream;
   now: () => number;

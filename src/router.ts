@@ -1,16 +1,58 @@
-// Model name → which upstream serves it and under which name. One upstream (Code Assist) for now;
-// the seam is here so API-key and OpenAI-compatible upstreams slot in without touching callers.
+// Model name → which backends may serve it (in order) and under which name. OpenAI-compatible
+// upstreams claim names exactly or by `prefix*` pattern; everything else is a Gemini model, served
+// by the Gemini pools in `gemini_upstream_order`.
 import { GatewayError } from "./hub.ts";
 import { parseModelName, type ModelVariant } from "./models.ts";
 
-export interface Route extends ModelVariant {
-  upstream: "codeassist";
-  /** The name the upstream is asked for. */
+export interface Candidate {
+  backend: string;
+  /** The name this backend is asked for. */
   upstreamModel: string;
 }
 
-export function routeModel(requested: string): Route {
-  const variant = parseModelName(requested);
-  if (variant.base === "") throw GatewayError.invalidRequest("`model` must name a model", "model");
-  return { ...variant, upstream: "codeassist", upstreamModel: variant.base };
+export interface Route extends ModelVariant {
+  kind: "gemini" | "openai";
+  candidates: Candidate[];
 }
+
+export interface RouterOptions {
+  /** Gemini backends present, in the order they should serve. */
+  geminiOrder: readonly string[];
+  openAIUpstreams: readonly { name: string; models: readonly string[]; model_mapping: Readonly<Record<string, string>> }[];
+  /** Gemini model names known to exist (the catalogue plus Gemini CLI's own names). */
+  knownGeminiModels: ReadonlySet<string>;
+  /** Where a Gemini-native client's unknown model goes, so Gemini CLI never sees a 404. */
+  defaultModel?: string;
+}
+
+export type Router = (requested: string, options?: { unknownToDefault?: boolean }) => Route;
+
+export function createRouter(options: RouterOptions): Router {
+  const claims = (patterns: readonly string[], name: string, exactOnly: boolean) => patterns.some((pattern) =>
+    pattern === name || (!exactOnly && (pattern === "*" || (pattern.endsWith("*") && name.startsWith(pattern.slice(0, -1))))));
+  const openAIFor = (name: string) =>
+    options.openAIUpstreams.find((upstream) => claims([...upstream.models, ...Object.keys(upstream.model_mapping)], name, true))
+    ?? options.openAIUpstreams.find((upstream) => claims(upstream.models, name, false));
+
+  const route: Router = (requested, { unknownToDefault = false } = {}) => {
+    const variant = parseModelName(requested);
+    if (variant.base === "") throw GatewayError.invalidRequest("`model` must name a model", "model");
+    const upstream = openAIFor(variant.base);
+    if (upstream) {
+      return { ...variant, kind: "openai", candidates: [{ backend: upstream.name, upstreamModel: upstream.model_mapping[variant.base] ?? variant.base }] };
+    }
+    if (unknownToDefault && options.defaultModel && options.defaultModel !== variant.base && !options.knownGeminiModels.has(variant.base)) {
+      const fallback = route(options.defaultModel);
+      return { ...variant, kind: fallback.kind, candidates: fallback.candidates };
+    }
+    return { ...variant, kind: "gemini", candidates: options.geminiOrder.map((backend) => ({ backend, upstreamModel: variant.base })) };
+  };
+  return route;
+}
+
+/** Names Gemini CLI and Code Assist are known to use (docs/codeassist-protocol.md §11). */
+export const GEMINI_CLI_MODELS = [
+  "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-3-pro-preview", "gemini-3.1-pro-preview",
+  "gemini-3.1-pro-preview-customtools", "gemini-3-flash-preview", "gemini-3-flash", "gemini-3.5-flash", "gemini-3.8-flash",
+  "gemini-3.1-flash-lite", "gemini-3.5-flash-lite", "gemini-3.1-flash-lite-preview",
+];

@@ -5,15 +5,13 @@ import { Elysia } from "elysia";
 import type { Executor } from "../executor.ts";
 import { GatewayError } from "../hub.ts";
 import type { Logger } from "../log.ts";
-import type { Pool } from "../pool/pool.ts";
 import type { OpenAIRouteDeps } from "./routes/openai.ts";
 import { errorResponse, type Surface } from "./errors.ts";
-import { healthRoutes } from "./routes/health.ts";
+import { healthRoutes, type HealthDeps } from "./routes/health.ts";
 import { openAIRoutes } from "./routes/openai.ts";
 
-export interface AppDeps extends OpenAIRouteDeps {
+export interface AppDeps extends OpenAIRouteDeps, HealthDeps {
   executor: Executor;
-  pool: Pool;
   maxBodyBytes: number;
   version: string;
   log: Logger;

@@ -9,6 +9,19 @@ export const GEMINI_CLI_CLIENT_SECRET = "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";
 
 export type CredentialFormat = "jellycli" | "gemini-cli";
 
+/** An API key (Gemini API or an OpenAI-compatible server) as a pool member. */
+export interface ApiKeyCredential {
+  /** `<pool>:<first 8 hex of SHA-256>`: stable across restarts, and not the key. */
+  readonly id: string;
+  readonly apiKey: string;
+  readonly projectId?: undefined;
+}
+
+export function apiKeyCredentials(pool: string, keys: readonly string[]): ApiKeyCredential[] {
+  const unique = [...new Set(keys.map((key) => key.trim()).filter(Boolean))];
+  return unique.map((apiKey) => ({ id: `${pool}:${new Bun.CryptoHasher("sha256").update(apiKey).digest("hex").slice(0, 8)}`, apiKey }));
+}
+
 export interface Credential {
   /** The file name, e.g. "alice.json": the key in creds_state.toml. */
   readonly id: string;

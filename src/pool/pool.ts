@@ -2,7 +2,12 @@
 // `callsPerRotation` calls. pick() and report() are synchronous, so rotation counts stay exact
 // under any concurrency; persistence is the StateStore's business, off the request path.
 import { GatewayError } from "../hub.ts";
-import type { Credential } from "./credential.ts";
+/** Anything the pool rotates: an OAuth credential file or an API key. */
+export interface PoolMember {
+  /** Stable and not secret: the file name, or a key's short fingerprint. Keys the state file. */
+  readonly id: string;
+  readonly projectId?: string;
+}
 import {
   ALL_MODELS, applyOutcome, cooldownUntil, emptyState, isBlocked, isUsable, nextReset,
   type CredentialState, type CredentialStatus, type Outcome,
@@ -42,13 +47,13 @@ export interface CredentialReport {
   error_count: number;
 }
 
-export class Pool {
-  private credentials: Credential[];
+export class Pool<T extends PoolMember = PoolMember> {
+  private credentials: T[];
   private readonly states: Map<string, CredentialState>;
   private cursor = 0;
   private callsOnCursor = 0;
 
-  constructor(credentials: Credential[], states: Map<string, CredentialState>, private readonly options: PoolOptions) {
+  constructor(credentials: T[], states: Map<string, CredentialState>, private readonly options: PoolOptions) {
     this.credentials = sortById(credentials);
     this.states = states;
     for (const credential of this.credentials) if (!this.states.has(credential.id)) this.states.set(credential.id, emptyState());
@@ -58,12 +63,12 @@ export class Pool {
     return this.credentials.length;
   }
 
-  all(): readonly Credential[] {
+  all(): readonly T[] {
     return this.credentials;
   }
 
   /** Hot reload: the new set of files. State stays keyed by file name; rotation keeps its place. */
-  replaceCredentials(credentials: Credential[]): void {
+  replaceCredentials(credentials: T[]): void {
     const current = this.credentials[this.cursor % Math.max(1, this.credentials.length)]?.id;
     this.credentials = sortById(credentials);
     for (const credential of this.credentials) if (!this.states.has(credential.id)) this.states.set(credential.id, emptyState());
@@ -73,10 +78,10 @@ export class Pool {
   }
 
   /** The next credential for `model`, skipping unusable ones and those in `exclude`. */
-  pick(model: string, now: number, exclude: ReadonlySet<string> = new Set()): Credential | undefined {
+  pick(model: string, now: number, exclude: ReadonlySet<string> = new Set()): T | undefined {
     const count = this.credentials.length;
     if (count === 0) return undefined;
-    const eligible = (credential: Credential) => !exclude.has(credential.id) && isUsable(this.state(credential.id), model, now);
+    const eligible = (credential: T) => !exclude.has(credential.id) && isUsable(this.state(credential.id), model, now);
     const current = this.credentials[this.cursor % count]!;
     if (this.callsOnCursor > 0 && this.callsOnCursor < this.options.callsPerRotation && eligible(current)) {
       this.callsOnCursor++;
@@ -109,7 +114,7 @@ export class Pool {
     this.options.onChange?.();
   }
 
-  projectOf(credential: Credential): string | undefined {
+  projectOf(credential: T): string | undefined {
     return credential.projectId ?? this.state(credential.id).project_id;
   }
 
@@ -129,8 +134,8 @@ export class Pool {
     return this.states;
   }
 
-  /** Credentials an idle health check should look at: suspected, cooling or invalid. */
-  needingProbe(now: number): Credential[] {
+  /** Ts an idle health check should look at: suspected, cooling or invalid. */
+  needingProbe(now: number): T[] {
     return this.credentials.filter((credential) => {
       const state = this.state(credential.id);
       return state.status === "suspected" || state.status === "invalid" || (state.status === "active" && nextReset(state, now) !== undefined);
@@ -199,6 +204,6 @@ export class Pool {
   }
 }
 
-function sortById(credentials: Credential[]): Credential[] {
+function sortById<T extends PoolMember>(credentials: T[]): T[] {
   return [...credentials].sort((a, b) => a.id.localeCompare(b.id));
 }

@@ -2,8 +2,11 @@
 import type { CountTokensResponse, GenerateContentRequest, GenerateContentResponse } from "../hub.ts";
 
 export interface UpstreamAuth {
-  accessToken: string;
+  /** OAuth (Code Assist). */
+  accessToken?: string;
   projectId?: string;
+  /** API keys (Gemini API, OpenAI-compatible servers). */
+  apiKey?: string;
 }
 
 export interface UpstreamCall {

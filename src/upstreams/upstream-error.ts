@@ -136,3 +136,31 @@ export function networkError(error: unknown, what: string): GatewayError {
     retryable: true,
   });
 }
+
+/**
+ * OpenAI-compatible error bodies ({"error":{"message","type","code"}}) → GatewayError, with the
+ * statuses translation.md §5.4 gives Gemini clients: 402 (out of balance) becomes 403 so Gemini CLI
+ * does not retry it forever; 502/503/529 are 503; timeouts 504.
+ */
+export function parseOpenAIError(status: number, bodyText: string, headers?: Headers): GatewayError {
+  let body: { error?: { message?: string; code?: unknown; type?: string } | string; message?: string } = {};
+  try {
+    body = JSON.parse(bodyText);
+  } catch { /* not JSON */ }
+  const error = typeof body.error === "object" ? body.error : undefined;
+  const message = (error?.message ?? (typeof body.error === "string" ? body.error : undefined) ?? body.message ?? fallbackMessage(status, bodyText)).trim();
+  const code = typeof error?.code === "string" ? error.code : null;
+  const retryAfterMs = parseRetryAfterHeader(headers?.get("retry-after"));
+  if (code === "context_length_exceeded" || /maximum context length/i.test(message)) {
+    return new GatewayError({ status: 400, code: "context_length_exceeded", scope: "request", retryable: false, message });
+  }
+  if (status === 400 || status === 422) return new GatewayError({ status: 400, code, message, scope: "request", retryable: false });
+  if (status === 401) return new GatewayError({ status: 401, code: code ?? "invalid_api_key", message, scope: "credential", retryable: true });
+  if (status === 402) return new GatewayError({ status: 403, code: code ?? "insufficient_balance", message, scope: "credential", retryable: true });
+  if (status === 403) return new GatewayError({ status: 403, code, message, scope: "credential", retryable: true });
+  if (status === 404) return new GatewayError({ status: 404, code: code ?? "model_not_found", message, scope: "request", retryable: false });
+  if (status === 408 || status === 504) return new GatewayError({ status: 504, code: "timeout", message, scope: "transient", retryable: true });
+  if (status === 429) return new GatewayError({ status: 429, code: code ?? "rate_limit_exceeded", message, scope: "credential", retryable: true, retryAfterMs });
+  if (status === 502 || status === 503 || status === 529) return new GatewayError({ status: 503, code, message, scope: "transient", retryable: true, retryAfterMs });
+  return new GatewayError({ status: status >= 500 ? 500 : status, code, message, scope: status >= 500 ? "transient" : "request", retryable: status >= 500 });
+}

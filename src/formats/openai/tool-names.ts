@@ -8,11 +8,14 @@ export class ToolNames {
   private readonly toGeminiNames = new Map<string, string>();
   private readonly toOpenAINames = new Map<string, string>();
 
+  /** `sanitize` makes a name the far side accepts; Gemini's rules by default. */
+  constructor(private readonly sanitize: (name: string) => string = sanitizeToolName) {}
+
   /** The Gemini name for `original`, allocating one on first sight. */
   toGemini(original: string): string {
     const known = this.toGeminiNames.get(original);
     if (known !== undefined) return known;
-    const base = sanitizeToolName(original);
+    const base = this.sanitize(original);
     let candidate = base;
     for (let suffix = 2; this.toOpenAINames.has(candidate); suffix++) {
       const tail = `_${suffix}`;
@@ -32,9 +35,23 @@ export class ToolNames {
     return this.toOpenAINames.get(unprefixed) ?? geminiName;
   }
 
+  /** Direction-neutral spellings for the reverse path (Gemini names out to an OpenAI server). */
+  encode(original: string): string {
+    return this.toGemini(original);
+  }
+
+  decode(farName: string): string {
+    return this.toOpenAI(farName);
+  }
+
   get size(): number {
     return this.toOpenAINames.size;
   }
+}
+
+/** OpenAI-compatible servers accept ^[a-zA-Z0-9_-]{1,64}$ (no "." or ":", which Gemini allows). */
+export function sanitizeOpenAIToolName(name: string): string {
+  return (name.replace(/[^a-zA-Z0-9_-]/g, "_") || "_").slice(0, MAX_NAME_LENGTH);
 }
 
 export function sanitizeToolName(name: string): string {

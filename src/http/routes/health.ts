@@ -2,7 +2,8 @@ import { Elysia } from "elysia";
 import type { Pool } from "../../pool/pool.ts";
 
 export interface HealthDeps {
-  pool: Pool;
+  /** Every credential pool by backend name ("codeassist", "gemini_api", each OpenAI upstream). */
+  pools: readonly { name: string; pool: Pool }[];
   version: string;
   now: () => number;
 }
@@ -12,7 +13,17 @@ export function healthRoutes(deps: HealthDeps) {
   return new Elysia({ name: "routes.health" })
     .get("/health", () => {
       const now = deps.now();
-      const credentials = deps.pool.summary(now);
-      return { status: credentials.usable > 0 ? "ok" : "degraded", version: deps.version, credentials, details: deps.pool.reports(now) };
+      const summaries = deps.pools.map(({ name, pool }) => ({ name, summary: pool.summary(now) }));
+      const credentials = summaries.reduce((total, { summary }) => {
+        for (const key of Object.keys(total) as (keyof typeof total)[]) total[key] += summary[key];
+        return total;
+      }, { total: 0, usable: 0, active: 0, suspected: 0, cooling: 0, disabled: 0, invalid: 0 });
+      return {
+        status: credentials.usable > 0 ? "ok" : "degraded",
+        version: deps.version,
+        credentials,
+        pools: Object.fromEntries(summaries.map(({ name, summary }) => [name, summary])),
+        details: deps.pools.flatMap(({ name, pool }) => pool.reports(now).map((report) => ({ pool: name, ...report }))),
+      };
     });
 }

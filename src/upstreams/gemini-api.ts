@@ -1,0 +1,72 @@
+// The Gemini API (generativelanguage.googleapis.com) with API keys. The hub is its own wire
+// format, so requests are forwarded as they are; only the URL and the key header are ours.
+import { GatewayError, type CountTokensResponse, type GenerateContentResponse } from "../hub.ts";
+import { parseGoogleError } from "./upstream-error.ts";
+import { parseSSE } from "./sse-parse.ts";
+import { Transport, type TransportOptions } from "./transport.ts";
+import type { Upstream, UpstreamCall } from "./types.ts";
+
+export interface GeminiApiOptions extends TransportOptions {
+  endpoint: string;
+}
+
+export class GeminiApiUpstream implements Upstream {
+  private readonly transport: Transport;
+  private readonly base: string;
+
+  constructor(options: GeminiApiOptions) {
+    this.transport = new Transport(options);
+    this.base = `${options.endpoint.replace(/\/+$/, "")}/v1beta/models`;
+  }
+
+  generate(call: UpstreamCall): Promise<GenerateContentResponse> {
+    return this.transport.json<GenerateContentResponse>(this.url(call, "generateContent"), this.init(call, call.request), "Gemini API generateContent", keyErrors);
+  }
+
+  async *stream(call: UpstreamCall): AsyncGenerator<GenerateContentResponse> {
+    const opened = await this.transport.open(`${this.url(call, "streamGenerateContent")}?alt=sse`, this.init(call, call.request), "Gemini API streamGenerateContent", { parseError: keyErrors });
+    try {
+      for await (const event of parseSSE(opened.body)) {
+        let chunk: GenerateContentResponse & { error?: { code?: number; message?: string } };
+        try {
+          chunk = JSON.parse(event.data);
+        } catch {
+          continue;
+        }
+        if (chunk.error) throw keyErrors(chunk.error.code ?? 500, JSON.stringify(chunk), new Headers());
+        yield chunk;
+      }
+    } finally {
+      opened.abort();
+    }
+  }
+
+  countTokens(call: UpstreamCall): Promise<CountTokensResponse> {
+    const { contents, systemInstruction, tools, generationConfig } = call.request;
+    // With anything beyond contents, the API wants the whole request wrapped (and a model name in it).
+    const body = systemInstruction || tools
+      ? { generateContentRequest: { model: `models/${call.model}`, contents, systemInstruction, tools, generationConfig } }
+      : { contents };
+    return this.transport.json<CountTokensResponse>(this.url(call, "countTokens"), this.init(call, body), "Gemini API countTokens", keyErrors);
+  }
+
+  private url(call: UpstreamCall, method: string): string {
+    return `${this.base}/${encodeURIComponent(call.model).replaceAll("%2F", "/")}:${method}`;
+  }
+
+  private init(call: UpstreamCall, body: unknown): RequestInit {
+    return {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-goog-api-key": call.auth.apiKey ?? "" },
+      body: JSON.stringify(body),
+      signal: call.signal,
+    };
+  }
+}
+
+/** The Gemini API says 400 API_KEY_INVALID for a bad key: that is the key's fault, not the request's. */
+function keyErrors(status: number, text: string, headers: Headers): GatewayError {
+  const error = parseGoogleError(status, text, headers);
+  if (error.reason !== "API_KEY_INVALID") return error;
+  return new GatewayError({ status: 401, code: "invalid_api_key", reason: error.reason, message: error.message, scope: "credential", retryable: true });
+}
