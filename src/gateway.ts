@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { apiKeyCredentials, CredentialWatcher, loadCredentials, type Credential } from "./pool/credential.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
 import { createRouter, GEMINI_CLI_MODELS } from "./router.ts";
+import { listedModelNames } from "./models.ts";
 import { GeminiApiUpstream } from "./upstreams/gemini-api.ts";
 import { OpenAICompatUpstream } from "./upstreams/openai-compat.ts";
 import { HealthChecker } from "./health-check.ts";
@@ -38,6 +39,12 @@ export interface Gateway {
   listen(): string;
   /** Stops accepting requests and writes pending state. */
   stop(): Promise<void>;
+}
+
+/** What /v1/models and /v1beta/models list: the Gemini catalogue (plus fake-stream variants) and every OpenAI upstream's named models. */
+export function routableModels(config: Config): string[] {
+  const openAI = config.openai_upstreams.flatMap((upstream) => [...upstream.models, ...Object.keys(upstream.model_mapping)]).filter((name) => !name.includes("*"));
+  return [...new Set([...listedModelNames(config.models), ...openAI])];
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
@@ -104,7 +111,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     executor, log, now,
     pools: [...backends.values()].map((backend) => ({ name: backend.name, pool: backend.pool })),
     passwords: passwords(config),
-    models: config.models,
+    listedModels: () => routableModels(config),
     maxBodyBytes: config.max_body_bytes,
     keepaliveMs: config.keepalive_s * 1000,
     fakeStreamKeepaliveMs: config.fake_stream_keepalive_s * 1000,

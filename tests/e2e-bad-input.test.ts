@@ -127,7 +127,7 @@ describe("upstream and internal failures", () => {
       },
     };
     const app = createApp({
-      executor: boom as never, pools: [{ name: "codeassist", pool: new Pool([], new Map(), { callsPerRotation: 1 }) }], passwords: [], models: ["m"],
+      executor: boom as never, pools: [{ name: "codeassist", pool: new Pool([], new Map(), { callsPerRotation: 1 }) }], passwords: [], listedModels: () => ["m"],
       maxBodyBytes: 1 << 20, keepaliveMs: 1000, fakeStreamKeepaliveMs: 1000, version: "test", log, now: Date.now,
       reasoningField: "reasoning_content", schemaProfile: "json_schema", remoteImages: null,
     });

@@ -9,6 +9,7 @@ import type { OpenAIRouteDeps } from "./routes/openai.ts";
 import { errorResponse, type Surface } from "./errors.ts";
 import { healthRoutes, type HealthDeps } from "./routes/health.ts";
 import { openAIRoutes } from "./routes/openai.ts";
+import { geminiRoutes } from "./routes/gemini.ts";
 
 export interface AppDeps extends OpenAIRouteDeps, HealthDeps {
   executor: Executor;
@@ -24,13 +25,15 @@ export function createApp(deps: AppDeps) {
     .onParse(({ request }) => readJsonBody(request, deps.maxBodyBytes))
     .onError(({ code, error, request, path }) => renderError(code, error, request, path, deps.log))
     .use(healthRoutes(deps))
-    .use(openAIRoutes(deps));
+    .use(openAIRoutes(deps))
+    .use(geminiRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;
 
-function surfaceOf(path: string): Surface {
-  return path.startsWith("/v1beta") ? "google" : "openai";
+/** Gemini-native paths (/v1beta/…, and /v1/models/{model}:{method}) answer in Google's format. */
+export function surfaceOf(path: string): Surface {
+  return /^\/v1(beta|alpha)\b/.test(path) || /^\/v1\/models\/.+:[A-Za-z]+$/.test(path) ? "google" : "openai";
 }
 
 function renderError(code: string | number, error: unknown, request: Request, path: string, log: Logger): Response {

@@ -1,7 +1,7 @@
 // The OpenAI surface: /v1/chat/completions (streamed, non-streamed, fake-streamed) and /v1/models.
 import { randomBytes } from "node:crypto";
 import { Elysia, t } from "elysia";
-import type { Executor, Served } from "../../executor.ts";
+import type { Executor } from "../../executor.ts";
 import { openAIRequestToHub } from "../../formats/openai/request.ts";
 import { hubResponseToOpenAI } from "../../formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../../formats/openai/stream.ts";
@@ -9,17 +9,20 @@ import type { SchemaProfile } from "../../formats/openai/schema.ts";
 import type { ChatCompletionChunk, ChatCompletionRequest, ReasoningField, TranslateContext } from "../../formats/openai/types.ts";
 import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
-import { listedModelNames, parseModelName } from "../../models.ts";
+import { parseModelName } from "../../models.ts";
 import { clientAuth } from "../auth.ts";
+import { fallbackHeader } from "../fallback-header.ts";
 import { toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages } from "../remote-images.ts";
 import { sseResponse } from "../sse.ts";
 import { ThoughtSignatures } from "../thought-signatures.ts";
+import type { OpenAICompatUpstream } from "../../upstreams/openai-compat.ts";
 
 export interface OpenAIRouteDeps {
   executor: Executor;
   passwords: readonly string[];
-  models: readonly string[];
+  /** Every model name the gateway routes (Gemini catalogue and OpenAI upstream models). */
+  listedModels: () => string[];
   keepaliveMs: number;
   fakeStreamKeepaliveMs: number;
   reasoningField: ReasoningField;
@@ -46,11 +49,12 @@ export function openAIRoutes(deps: OpenAIRouteDeps) {
     .post("/v1/chat/completions", ({ body, request }) => chatCompletions(body as ChatCompletionRequest, request.signal, deps, signatures), { body: chatRequestSchema })
     .get("/v1/models", () => ({
       object: "list",
-      data: listedModelNames(deps.models).map((id) => ({ id, object: "model", created: startedAt, owned_by: "google" })),
+      data: deps.listedModels().map((id) => ({ id, object: "model", created: startedAt, owned_by: "jellycli" })),
     }));
 }
 
 async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
+  if (deps.executor.route(body.model).kind === "openai") return passthrough(body, signal, deps);
   const variant = parseModelName(body.model);
   const messages = deps.remoteImages ? await inlineRemoteImages(body.messages, deps.remoteImages) : body.messages;
   const { request, toolNames, warnings } = openAIRequestToHub({ ...body, messages: messages as ChatCompletionRequest["messages"] }, {
@@ -94,9 +98,13 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
   return openAIEventStream(remembering(hubStreamToOpenAI(served.value, context, streamOptions)), deps.keepaliveMs, fallbackHeader(served));
 }
 
-/** Tells the client when `fallback_models` answered with another model than it asked for. */
-function fallbackHeader(served: Served<unknown>): Record<string, string> {
-  return served.fallbackModel ? { "x-jellycli-fallback-model": served.fallbackModel } : {};
+
+/** OpenAI client, OpenAI-compatible upstream: forwarded as is (model mapped, key rotated). */
+async function passthrough(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps): Promise<Response> {
+  const served = await deps.executor.call({ model: body.model, signal }, (attempt, upstream) =>
+    (upstream as OpenAICompatUpstream).passthrough({ body, model: attempt.model, apiKey: attempt.auth.apiKey, signal: attempt.signal }));
+  for (const [name, value] of Object.entries(fallbackHeader(served))) served.value.headers.set(name, value);
+  return served.value;
 }
 
 async function* rememberSignatures(chunks: AsyncIterable<ChatCompletionChunk>, signatures: ThoughtSignatures): AsyncGenerator<ChatCompletionChunk> {

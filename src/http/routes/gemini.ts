@@ -1,0 +1,120 @@
+// The Gemini-native surface: /v1beta/models[/{model}], and {model}:generateContent |
+// :streamGenerateContent | :countTokens under /v1beta (and /v1). Model names may hold "/" and ":";
+// the method is what follows the last ":".
+import { Elysia } from "elysia";
+import type { Executor } from "../../executor.ts";
+import { geminiCountTokensToHub, geminiRequestToHub } from "../../formats/gemini/request.ts";
+import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
+import { parseModelName } from "../../models.ts";
+import { clientAuth } from "../auth.ts";
+import { fallbackHeader } from "../fallback-header.ts";
+import { toGoogleErrorBody } from "../errors.ts";
+import { sseResponse } from "../sse.ts";
+
+export interface GeminiRouteDeps {
+  executor: Executor;
+  passwords: readonly string[];
+  /** Every model name the gateway routes, for the model list. */
+  listedModels: () => string[];
+  keepaliveMs: number;
+}
+
+export function geminiRoutes(deps: GeminiRouteDeps) {
+  const handle = ({ params, body, query, request }: { params: Record<string, string>; body: unknown; query: Record<string, string | undefined>; request: Request }) =>
+    geminiCall(params["*"] ?? "", body, query.alt, request.signal, deps);
+  return new Elysia({ name: "routes.gemini" })
+    .use(clientAuth(deps.passwords))
+    .get("/v1beta/models", () => ({ models: deps.listedModels().map(modelInfo) }))
+    .get("/v1beta/models/*", ({ params }) => {
+      const name = decodeURIComponent(params["*"]);
+      if (!deps.listedModels().includes(name)) throw new GatewayError({ status: 404, message: `Model models/${name} is not served by this gateway.` });
+      return modelInfo(name);
+    })
+    .post("/v1beta/models/*", handle)
+    .post("/v1/models/*", handle);
+}
+
+async function geminiCall(path: string, body: unknown, alt: string | undefined, signal: AbortSignal, deps: GeminiRouteDeps): Promise<Response> {
+  const decoded = decodeURIComponent(path);
+  const colon = decoded.lastIndexOf(":");
+  if (colon <= 0) throw new GatewayError({ status: 404, message: `Unknown method on models/${decoded}; expected models/{model}:{method}.` });
+  const model = decoded.slice(0, colon).replace(/^models\//, "");
+  const method = decoded.slice(colon + 1);
+  const input = (request: ReturnType<typeof geminiRequestToHub>) => ({ model, request, signal, unknownToDefault: true });
+
+  switch (method) {
+    case "generateContent": {
+      const served = await deps.executor.generate(input(geminiRequestToHub(body)));
+      return Response.json(withModel(served.value, model), { headers: fallbackHeader(served) });
+    }
+    case "streamGenerateContent": {
+      const served = await deps.executor.stream(input(geminiRequestToHub(body)));
+      const chunks = withModelStream(served.value, model);
+      if (alt === "sse") {
+        return sseResponse(chunks, { keepaliveMs: deps.keepaliveMs, errorEvent: (error) => toGoogleErrorBody(asGatewayError(error)) }, fallbackHeader(served));
+      }
+      return jsonArrayResponse(chunks, fallbackHeader(served));
+    }
+    case "countTokens": {
+      const served = await deps.executor.countTokens(input(geminiCountTokensToHub(body)));
+      return Response.json(served.value, { headers: fallbackHeader(served) });
+    }
+    default:
+      throw new GatewayError({ status: 404, message: `Method ${method} is not supported (generateContent, streamGenerateContent, countTokens are).` });
+  }
+}
+
+function modelInfo(name: string) {
+  const { base } = parseModelName(name);
+  return {
+    name: `models/${name}`,
+    version: "001",
+    displayName: name,
+    description: `${base}, served by jellycli`,
+    inputTokenLimit: 1_048_576,
+    outputTokenLimit: 65_536,
+    supportedGenerationMethods: ["generateContent", "streamGenerateContent", "countTokens"],
+  };
+}
+
+/** Clients see the model name they asked for, as the real API echoes it. */
+function withModel(response: GenerateContentResponse, model: string): GenerateContentResponse {
+  return { ...response, modelVersion: response.modelVersion ?? model };
+}
+
+async function* withModelStream(chunks: AsyncIterable<GenerateContentResponse>, model: string): AsyncGenerator<GenerateContentResponse> {
+  for await (const chunk of chunks) yield withModel(chunk, model);
+}
+
+/** Without alt=sse the real API streams one JSON array, element by element. */
+function jsonArrayResponse(chunks: AsyncIterable<GenerateContentResponse>, headers: Record<string, string>): Response {
+  const encoder = new TextEncoder();
+  const iterator = chunks[Symbol.asyncIterator]();
+  let first = true;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) {
+          controller.enqueue(encoder.encode(first ? "[]" : "\n]"));
+          controller.close();
+          return;
+        }
+        controller.enqueue(encoder.encode(`${first ? "[" : ",\n"}${JSON.stringify(next.value)}`));
+        first = false;
+      } catch (error) {
+        controller.enqueue(encoder.encode(`${first ? "[" : ",\n"}${JSON.stringify(toGoogleErrorBody(asGatewayError(error)))}\n]`));
+        controller.close();
+      }
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache", ...headers } });
+}
+
+
+function asGatewayError(error: unknown): GatewayError {
+  return error instanceof GatewayError ? error : new GatewayError({ status: 500, message: "internal error while streaming" });
+}
