@@ -110,8 +110,18 @@ export class MockGoogle {
     this.scripts.set(account, [...(this.scripts.get(account) ?? []), ...responses]);
   }
 
+  /** Forget queued responses (when a test scripted several accounts and only some were used). */
+  clearScripts(): void {
+    this.scripts.clear();
+  }
+
   generateCalls(): RecordedCall[] {
     return this.calls.filter((call) => /:(generateContent|streamGenerateContent)$/.test(call.path));
+  }
+
+  /** Generation calls to the Gemini API (key-authenticated) only. */
+  apiKeyCalls(): RecordedCall[] {
+    return this.generateCalls().filter((call) => call.path.startsWith("/v1beta/"));
   }
 
   private async handle(request: Request): Promise<Response> {
@@ -122,6 +132,7 @@ export class MockGoogle {
     this.calls.push(call);
 
     if (path === "/token" && request.method === "POST") return this.token(new URLSearchParams(text), call);
+    if (path.startsWith("/v1beta/models/")) return this.geminiApi(request, path, text, call);
 
     const streaming = path === "/v1internal:streamGenerateContent";
     const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
@@ -160,6 +171,57 @@ export class MockGoogle {
         return this.generate(account, body, streaming, request.signal);
     }
     return googleError(404, "NOT_FOUND", `no mock route ${request.method} ${path}`, false);
+  }
+
+  /** API keys of the mock Gemini API, mapped to the account they bill. */
+  private readonly apiKeys = new Map<string, string>();
+
+  /** A Gemini API key (x-goog-api-key); its calls are recorded under `account`. */
+  addApiKey(key: string, account: string): void {
+    if (!this.accounts.has(account)) this.addAccount({ name: account, refreshToken: `unused-${account}`, project: `apikey-${account}` });
+    this.apiKeys.set(key, account);
+  }
+
+  /** generativelanguage.googleapis.com: the same generation, no envelope, key auth. */
+  private async geminiApi(request: Request, path: string, text: string, call: RecordedCall): Promise<Response> {
+    const [, model, method] = /^\/v1beta\/models\/(.+):(\w+)$/.exec(path) ?? [];
+    const key = request.headers.get("x-goog-api-key") ?? new URL(request.url).searchParams.get("key") ?? "";
+    call.token = key;
+    const accountName = this.apiKeys.get(key);
+    if (!accountName) {
+      return new Response(JSON.stringify(googleErrorBody(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com" }])), { status: 400, headers: { "content-type": "application/json" } });
+    }
+    call.account = accountName;
+    const account = this.account(accountName);
+    const body = JSON.parse(text || "{}");
+    call.body = body;
+    if (method === "countTokens") {
+      const contents = body.generateContentRequest?.contents ?? body.contents ?? [];
+      return json({ totalTokens: countWords(contents) });
+    }
+    const streaming = method === "streamGenerateContent";
+    // Same generation as Code Assist, then the envelope comes off, as the real API has none.
+    const inner = await this.generate(account, { model, project: account.project, request: body }, streaming, request.signal);
+    if (!inner.ok) return inner;
+    if (!streaming) {
+      const envelope = await inner.json() as any;
+      return json(envelope.response);
+    }
+    const encoder = new TextEncoder();
+    let buffer = "";
+    const unwrap = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        buffer += new TextDecoder().decode(chunk);
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const envelope = JSON.parse(event.replace(/^data: /, ""));
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify({ ...envelope.response, responseId: envelope.traceId })}\r\n\r\n`));
+        }
+      },
+    });
+    return new Response(inner.body!.pipeThrough(unwrap), { headers: { "content-type": "text/event-stream" } });
   }
 
   private token(form: URLSearchParams, call: RecordedCall): Response {
