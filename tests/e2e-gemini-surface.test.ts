@@ -174,7 +174,7 @@ describe("@google/genai → OpenAI-compatible upstream (direction B)", () => {
     const calls = chunks.flatMap((chunk) => chunk.functionCalls ?? []);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ name: "get_weather", args: { city: "Paris" }, id: "call_mock_0" });
-    expect(chunks.at(-1)!.candidates![0]!.finishReason).toBe("STOP");
+    expect(String(chunks.at(-1)!.candidates![0]!.finishReason)).toBe("STOP");
     expect(chunks.at(-1)!.usageMetadata!.promptTokenCount).toBe(11);
     expect(chunks.some((chunk) => chunk.candidates?.[0]?.content?.parts?.some((part) => part.thought))).toBe(true);
 

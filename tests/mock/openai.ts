@@ -108,7 +108,7 @@ function checkToolPairing(messages: any[]): string | undefined {
   for (const [index, message] of messages.entries()) {
     if (message.role !== "assistant" || !Array.isArray(message.tool_calls)) continue;
     const ids = message.tool_calls.map((call: any) => call.id);
-    const answered = [];
+    const answered: string[] = [];
     for (const next of messages.slice(index + 1)) {
       if (next.role !== "tool") break;
       answered.push(next.tool_call_id);
