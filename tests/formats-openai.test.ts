@@ -10,6 +10,10 @@ import { hubStreamToOpenAI } from "../src/formats/openai/stream.ts";
 import type { ReasoningField, TranslateContext } from "../src/formats/openai/types.ts";
 import type { RequestOptions } from "../src/formats/openai/request.ts";
 import { parseModelName } from "../src/models.ts";
+import { geminiCountTokensToHub, geminiRequestToHub } from "../src/formats/gemini/request.ts";
+import { hubRequestToOpenAI } from "../src/formats/openai/upstream/request.ts";
+import { openAIResponseToHub } from "../src/formats/openai/upstream/response.ts";
+import { openAIStreamToHub } from "../src/formats/openai/upstream/stream.ts";
 
 const FIXTURES = join(import.meta.dir, "fixtures");
 const UPDATE = process.env.JELLYCLI_UPDATE_GOLDEN === "1";
@@ -24,6 +28,11 @@ function context(fixture: { model?: string; reasoning_field?: ReasoningField; to
     toolNames: { toOpenAI: (name) => fixture.tool_names?.[name] ?? name },
     reasoningField: fixture.reasoning_field,
   };
+}
+
+/** Direction B: tool names the request translation would have produced, and the reported model. */
+function upstreamContext(fixture: { tool_names?: Record<string, string>; model?: string }) {
+  return { toolNames: { decode: (name: string) => fixture.tool_names?.[name] ?? name }, modelVersion: fixture.model ?? "gemini-2.5-pro" };
 }
 
 /** Request fixtures: options derive from the model name like the route does; `options` overrides. */
@@ -63,6 +72,14 @@ const translators: Record<string, (fixture: any) => Promise<unknown>> = {
   }),
   "openai-response": (fixture) => run(() => hubResponseToOpenAI(fixture.input, context(fixture))),
   "openai-stream": (fixture) => run(() => collect(hubStreamToOpenAI(replay(fixture.input), context(fixture), { includeUsage: fixture.include_usage === true }))),
+  // Direction B: Gemini clients in front of OpenAI-compatible upstreams.
+  "gemini-request": (fixture) => run(() => (fixture.count_tokens ? geminiCountTokensToHub(fixture.input) : geminiRequestToHub(fixture.input))),
+  "openai-upstream-request": (fixture) => run(() => {
+    const { body, warnings } = hubRequestToOpenAI(fixture.input, { model: fixture.model ?? "upstream-model", profile: fixture.profile ?? "generic", stream: fixture.stream === true });
+    return { body, warnings };
+  }),
+  "openai-upstream-response": (fixture) => run(() => openAIResponseToHub(fixture.input, upstreamContext(fixture))),
+  "openai-upstream-stream": (fixture) => run(() => collect(openAIStreamToHub(replay(fixture.input), upstreamContext(fixture)))),
 };
 
 for (const [translator, translate] of Object.entries(translators)) {
