@@ -4,6 +4,7 @@
 import { GatewayError, type CountTokensResponse, type GenerateContentRequest, type GenerateContentResponse } from "./hub.ts";
 import type { Backend } from "./backends.ts";
 import type { Logger } from "./log.ts";
+import { currentTrace } from "./request-log.ts";
 import type { PoolMember } from "./pool/pool.ts";
 import type { Candidate, Route, Router } from "./router.ts";
 import type { Upstream, UpstreamAuth, UpstreamCall } from "./upstreams/types.ts";
@@ -198,6 +199,11 @@ export class Executor {
         try {
           const value = await this.attemptWith(backend, credential, candidate.upstreamModel, input.signal, run);
           if (!options.deferSuccess) backend.pool.report(credential.id, { kind: "success", model: candidate.upstreamModel }, this.now());
+          const trace = currentTrace();
+          if (trace) {
+            trace.backend = backend.name;
+            trace.credential = credential.id;
+          }
           return { value, credential, backend, model: candidate.upstreamModel, fallbackModel };
         } catch (error) {
           // Anything but a GatewayError is a bug of ours: no retry, the HTTP layer logs its stack.

@@ -17,6 +17,7 @@ import { StateStore } from "./pool/state.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import type { ProbeDeps } from "./health-check.ts";
 import { VERSION } from "./version.ts";
+import { withRequestLog } from "./request-log.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -133,7 +134,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       server = Bun.serve({
         hostname,
         port,
-        fetch: app.fetch,
+        fetch: withRequestLog(app.fetch, { mode: config.log_requests, dir: config.log_dir, log }),
         // Streams and long non-streamed answers must not be cut by Bun's 10 s default; the
         // upstream idle timeout and SSE keep-alives bound silence instead.
         idleTimeout: 0,

@@ -7,7 +7,7 @@ import { afterEach, beforeEach } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { configSchema, type Config } from "../src/config.ts";
 import { createGateway, type Gateway } from "../src/gateway.ts";
-import { silentLogger } from "../src/log.ts";
+import { silentLogger, type Logger } from "../src/log.ts";
 import { MockGoogle } from "./mock/google.ts";
 
 export interface Workspace {
@@ -83,8 +83,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: Config): Promise<Running> {
-  const gateway = await createGateway(config, { log: silentLogger, onboardPollMs: 20 });
+export async function startGateway(config: Config, log: Logger = silentLogger): Promise<Running> {
+  const gateway = await createGateway(config, { log, onboardPollMs: 20 });
   const url = gateway.listen();
   return { url, gateway, stop: () => gateway.stop() };
 }

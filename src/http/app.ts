@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { Executor } from "../executor.ts";
 import { GatewayError } from "../hub.ts";
+import { currentTrace } from "../request-log.ts";
 import type { Logger } from "../log.ts";
 import type { OpenAIRouteDeps } from "./routes/openai.ts";
 import { errorResponse, type Surface } from "./errors.ts";
@@ -82,9 +83,17 @@ async function readJsonBody(request: Request, maxBytes: number): Promise<unknown
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") throw GatewayError.invalidRequest("The request body is empty; send a JSON object.");
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw GatewayError.invalidRequest("The request body is not valid JSON.");
   }
+  const trace = currentTrace();
+  if (trace) {
+    const model = (body as { model?: unknown })?.model;
+    if (typeof model === "string") trace.model = model;
+    if (trace.full) trace.clientRequest = body;
+  }
+  return body;
 }

@@ -2,6 +2,7 @@
 // signal, a deadline for the response headers, an idle deadline between body chunks, and no
 // total timeout on a live stream.
 import { GatewayError } from "../hub.ts";
+import { currentTrace, type RequestTrace } from "../request-log.ts";
 import { networkError, parseGoogleError } from "./upstream-error.ts";
 
 export interface TransportOptions {
@@ -31,6 +32,8 @@ export class Transport {
     // A unary answer arrives all at once when generation ends, so its wait is the idle budget.
     const headerDeadline = options.unary ? this.options.idleTimeoutMs : this.options.connectTimeoutMs;
     const timer = setTimeout(() => controller.abort(timeoutReason(what)), headerDeadline);
+    const trace = currentTrace();
+    if (trace?.full && typeof init.body === "string") trace.upstreamRequest = init.body;
     let response: Response;
     try {
       response = await this.options.fetch(url, { ...init, signal });
@@ -41,9 +44,10 @@ export class Transport {
     }
     if (!response.ok) {
       const text = await response.text().catch(() => "");
+      if (trace?.full) trace.upstreamResponse = text;
       throw (options.parseError ?? parseGoogleError)(response.status, text, response.headers);
     }
-    return { response, body: this.readBody(response, controller, what), abort: () => controller.abort() };
+    return { response, body: recordInto(trace, this.readBody(response, controller, what)), abort: () => controller.abort() };
   }
 
   /** open() then the whole body as JSON. */
@@ -85,6 +89,21 @@ export class Transport {
       if (!finished) controller.abort();
       reader.releaseLock();
     }
+  }
+}
+
+/** Full request logging keeps a copy of what the upstream said. */
+async function* recordInto(trace: RequestTrace | undefined, body: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (!trace?.full) return yield* body;
+  const decoder = new TextDecoder();
+  trace.upstreamResponse = "";
+  try {
+    for await (const chunk of body) {
+      trace.upstreamResponse += decoder.decode(chunk, { stream: true });
+      yield chunk;
+    }
+  } finally {
+    await body.return(undefined);
   }
 }
 

@@ -10,6 +10,7 @@ import { clientAuth } from "../auth.ts";
 import { fallbackHeader } from "../fallback-header.ts";
 import { toGoogleErrorBody } from "../errors.ts";
 import { sseResponse } from "../sse.ts";
+import { currentTrace } from "../../request-log.ts";
 
 export interface GeminiRouteDeps {
   executor: Executor;
@@ -41,10 +42,13 @@ async function geminiCall(path: string, body: unknown, alt: string | undefined, 
   const model = decoded.slice(0, colon).replace(/^models\//, "");
   const method = decoded.slice(colon + 1);
   const input = (request: ReturnType<typeof geminiRequestToHub>) => ({ model, request, signal, unknownToDefault: true });
+  const trace = currentTrace();
+  if (trace) trace.model = model;
 
   switch (method) {
     case "generateContent": {
       const served = await deps.executor.generate(input(geminiRequestToHub(body)));
+      if (trace) trace.tokens = served.value.usageMetadata?.totalTokenCount;
       return Response.json(withModel(served.value, model), { headers: fallbackHeader(served) });
     }
     case "streamGenerateContent": {

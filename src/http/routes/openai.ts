@@ -15,6 +15,7 @@ import { fallbackHeader } from "../fallback-header.ts";
 import { toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages } from "../remote-images.ts";
 import { sseResponse } from "../sse.ts";
+import { currentTrace } from "../../request-log.ts";
 import { ThoughtSignatures } from "../thought-signatures.ts";
 import type { OpenAICompatUpstream } from "../../upstreams/openai-compat.ts";
 
@@ -80,6 +81,8 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
   if (body.stream !== true) {
     const served = await deps.executor.generate(input);
     const completion = hubResponseToOpenAI(served.value, context);
+    const trace = currentTrace();
+    if (trace) trace.tokens = completion.usage?.total_tokens;
     for (const choice of completion.choices) signatures.rememberFrom(choice.message.tool_calls);
     return Response.json(completion, { headers: fallbackHeader(served) });
   }

@@ -1,0 +1,103 @@
+// Request logging. `summary`: one access line per request (method, path, status, model, upstream,
+// credential id — a fingerprint, never a secret —, duration, tokens). `full`: additionally the four
+// stages of a request (client request, upstream request, upstream response, client response)
+// written as one JSON file per request id under log_dir, with base64 media and secrets redacted.
+// A trace follows each request through AsyncLocalStorage, so deep layers can annotate it.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { join } from "node:path";
+import type { Logger } from "./log.ts";
+
+export type RequestLogMode = "off" | "summary" | "full";
+
+export interface RequestTrace {
+  readonly id: string;
+  readonly started: number;
+  readonly full: boolean;
+  method: string;
+  path: string;
+  model?: string;
+  backend?: string;
+  credential?: string;
+  tokens?: number;
+  clientRequest?: unknown;
+  upstreamRequest?: string;
+  upstreamResponse?: string;
+}
+
+const traces = new AsyncLocalStorage<RequestTrace>();
+
+/** The trace of the request being served, if request logging is on. */
+export function currentTrace(): RequestTrace | undefined {
+  return traces.getStore();
+}
+
+export interface RequestLogOptions {
+  mode: RequestLogMode;
+  dir: string;
+  log: Logger;
+}
+
+/** Wraps a fetch handler so each request carries a trace and is logged when answered. */
+export function withRequestLog(handler: (request: Request) => Response | Promise<Response>, options: RequestLogOptions) {
+  if (options.mode === "off") return handler;
+  return async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    const trace: RequestTrace = { id: crypto.randomUUID(), started: performance.now(), full: options.mode === "full", method: request.method, path: url.pathname };
+    const response = await traces.run(trace, () => handler(request));
+    const summary = () => options.log.info("request", {
+      method: trace.method, path: trace.path, status: response.status, model: trace.model, upstream: trace.backend,
+      credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens, id: trace.id,
+    });
+    if (!trace.full) {
+      summary();
+      return response;
+    }
+    // Full mode: copy the answer as it streams by, and write everything once it is done.
+    const [forClient, forLog] = response.body ? response.body.tee() : [null, null];
+    void new Response(forLog).text().then((text) => {
+      summary();
+      return writeStages(trace, response, text, options.dir);
+    }).catch((error: Error) => options.log.warn("could not write the request log", { id: trace.id, error: error.message }));
+    return new Response(forClient, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}
+
+async function writeStages(trace: RequestTrace, response: Response, clientResponse: string, dir: string): Promise<void> {
+  const record = {
+    id: trace.id, method: trace.method, path: trace.path, status: response.status, model: trace.model,
+    upstream: trace.backend, credential: trace.credential, duration_ms: Math.round(performance.now() - trace.started),
+    client_request: redact(trace.clientRequest),
+    upstream_request: redact(parseMaybe(trace.upstreamRequest)),
+    upstream_response: redact(parseMaybe(trace.upstreamResponse)),
+    client_response: redact(parseMaybe(clientResponse)),
+  };
+  await Bun.write(join(dir, `${new Date().toISOString().slice(0, 10)}-${trace.id}.json`), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+function parseMaybe(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+const SECRET_KEYS = /^(api_?key|apiKey|key|password|access_token|refresh_token|client_secret|authorization)$/i;
+const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)(?:;[\w=.-]+)*,([A-Za-z0-9+/=\s_-]{64,})$/;
+
+/** Base64 media and secret-looking fields replaced by a short note; everything else kept. */
+export function redact(value: unknown, key = ""): unknown {
+  if (typeof value === "string") {
+    if (SECRET_KEYS.test(key) && value !== "") return `${value.slice(0, 4)}…(${value.length} chars)`;
+    const dataUrl = DATA_URL.exec(value);
+    if (dataUrl) return `data:${dataUrl[1]};base64,<${dataUrl[2]!.length} chars redacted>`;
+    if (key === "data" && value.length > 64) return `<${value.length} chars of base64 redacted>`;
+    return value.length > 100_000 ? `${value.slice(0, 100_000)}…(truncated)` : value;
+  }
+  if (Array.isArray(value)) return value.map((item) => redact(item));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([name, inner]) => [name, redact(inner, name)]));
+  }
+  return value;
+}
