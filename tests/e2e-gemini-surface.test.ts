@@ -245,6 +245,40 @@ describe("Gemini REST details", () => {
     expect((await readJson(wrong)).error).toMatchObject({ code: 401, status: "UNAUTHENTICATED" });
   });
 
+  test("Basic auth works too; unknown request fields reach Code Assist untouched", async () => {
+    const basic = `Basic ${Buffer.from(`user:${PASSWORD}`).toString("base64")}`;
+    const response = await post(codeAssistGateway, "/v1beta/models/gemini-2.5-flash:generateContent", {
+      contents: [{ role: "user", parts: [{ text: "b", futurePartField: { x: 1 } }] }], futureTopLevelField: [1, 2], labels: { team: "a_b" },
+    }, { authorization: basic });
+    expect(response.status).toBe(200);
+    const request = google.generateCalls().at(-1)!.body.request;
+    expect(request.futureTopLevelField).toEqual([1, 2]);
+    expect(request.labels).toEqual({ team: "a_b" });
+    expect(request.contents[0].parts[0].futurePartField).toEqual({ x: 1 });
+  });
+
+  test("gemini_upstream_order: when the first pool cannot serve the model, the next one does", async () => {
+    const workspace = makeWorkspace();
+    addReadyAccount(google, workspace, "order");
+    google.addApiKey("AIza-order-key-000000000000000", "order-key");
+    const gateway = await startGateway(testConfig(google, workspace, { gemini_api_keys: ["AIza-order-key-000000000000000"], gemini_api_endpoint: google.url }));
+    try {
+      google.script("order", { kind: "error", status: 429, body: { error: { code: 429, message: "Individual quota reached.", status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "QUOTA_EXHAUSTED", domain: "cloudcode-pa.googleapis.com" }] } } });
+      const ask = () => post(gateway, "/v1beta/models/gemini-2.5-pro:generateContent", { contents: [{ role: "user", parts: [{ text: "o" }] }] }, {});
+      const oauthCalls = () => google.generateCalls().filter((call) => call.account === "order").length;
+      // The OAuth account answers 429 (quota), and the same request is served by the API key.
+      expect((await ask()).status).toBe(200);
+      expect(oauthCalls()).toBe(1);
+      expect(google.apiKeyCalls().at(-1)!.account).toBe("order-key");
+      // Afterwards the cooling account is skipped: the key serves directly.
+      expect((await ask()).status).toBe(200);
+      expect(oauthCalls()).toBe(1);
+      expect(google.apiKeyCalls().filter((call) => call.account === "order-key")).toHaveLength(2);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   test("an empty x-goog-api-key is fine when no password is set (row 63)", async () => {
     const open = await startGateway(testConfig(google, makeWorkspace(), { gemini_api_keys: ["AIza-key-one-0000000000000001"], gemini_api_endpoint: google.url }));
     try {
@@ -289,6 +323,10 @@ describe("OpenAI SDK → OpenAI-compatible upstream (passthrough)", () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
     expect(text).toBe("Echo: s");
     expect(new Set(openai.calls.slice(before).map((call) => call.key))).toEqual(new Set(["sk-one", "sk-two"]));
+    const listed = [];
+    for await (const model of client.models.list()) listed.push(model.id);
+    expect(listed).toContain("kimi-k2");
+    expect(listed).toContain("gemini-2.5-flash");
   });
 
   test("an upstream 401 on one key fails over to the next", async () => {
