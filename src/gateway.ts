@@ -79,17 +79,17 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const codeAssist = new CodeAssistUpstream({ ...transport, endpoint: config.code_assist_endpoint, onboardPollMs: options.onboardPollMs });
 
   const backends = new Map<string, Backend>();
-  backends.set("codeassist", new CodeAssistBackend(pool, codeAssist, tokens, log) as unknown as Backend);
+  backends.set("codeassist", new CodeAssistBackend(pool, codeAssist, tokens, log));
   if (config.gemini_api_keys.length > 0) {
     const keys = new Pool(apiKeyCredentials("gemini-api", config.gemini_api_keys), states, poolOptions);
-    backends.set("gemini_api", new ApiKeyBackend("gemini_api", keys, new GeminiApiUpstream({ ...transport, endpoint: config.gemini_api_endpoint })) as unknown as Backend);
+    backends.set("gemini_api", new ApiKeyBackend("gemini_api", keys, new GeminiApiUpstream({ ...transport, endpoint: config.gemini_api_endpoint })));
   }
   for (const upstream of config.openai_upstreams) {
     // A local server without keys (Ollama) still needs one pool member to rotate.
     const members = upstream.api_keys.length > 0 ? apiKeyCredentials(upstream.name, upstream.api_keys) : [{ id: `${upstream.name}:no-key`, apiKey: "" }];
     const keys = new Pool(members, states, poolOptions);
     const client = new OpenAICompatUpstream({ ...transport, name: upstream.name, baseURL: upstream.base_url, profile: upstream.profile });
-    backends.set(upstream.name, new ApiKeyBackend(upstream.name, keys, client) as unknown as Backend);
+    backends.set(upstream.name, new ApiKeyBackend(upstream.name, keys, client));
   }
   if (credentials.length === 0 && backends.size === 1) log.warn(`no credentials: put OAuth credential files (*.json) in ${config.credentials_dir}, or configure gemini_api_keys / openai_upstreams`);
 
