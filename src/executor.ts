@@ -29,6 +29,9 @@ export interface ExecuteRequest {
   unknownToDefault?: boolean;
 }
 
+/** What routing and failover need to know about a request. */
+type Routing = Omit<ExecuteRequest, "request">;
+
 /** One attempt's inputs: which backend, under which model name, with which credential's auth. */
 export interface Attempt {
   backend: Backend;
@@ -79,8 +82,8 @@ export class Executor {
    * Any other call through the same routing, failover and accounting — e.g. an OpenAI request
    * forwarded untouched to an OpenAI-compatible upstream. `run` must fail before the first byte.
    */
-  async call<T>(input: Omit<ExecuteRequest, "request">, run: (attempt: Attempt, upstream: Upstream) => Promise<T>): Promise<Served<T>> {
-    const { value, fallbackModel } = await this.tracked(() => this.withFailover({ ...input, request: { contents: [] } }, (attempt) => run(attempt, attempt.backend.upstream)));
+  async call<T>(input: Routing, run: (attempt: Attempt, upstream: Upstream) => Promise<T>): Promise<Served<T>> {
+    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (attempt) => run(attempt, attempt.backend.upstream)));
     return { value, fallbackModel };
   }
 
@@ -160,7 +163,7 @@ export class Executor {
    * The backends to try, in order, with the model each is asked for: the first backend that can
    * serve the requested model; else the configured fallback model, if something can serve that.
    */
-  private plan(input: ExecuteRequest): { candidates: Candidate[]; requested: string; fallbackModel?: string } {
+  private plan(input: Routing): { candidates: Candidate[]; requested: string; fallbackModel?: string } {
     const now = this.now();
     const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
     const servable = (candidates: Candidate[]) => candidates.filter((candidate) => this.deps.backends.get(candidate.backend)?.pool.canServe(candidate.upstreamModel, now));
@@ -178,7 +181,7 @@ export class Executor {
   }
 
   private async withFailover<T>(
-    input: ExecuteRequest,
+    input: Routing,
     run: (attempt: Attempt) => Promise<T>,
     options: { deferSuccess?: boolean } = {},
   ): Promise<Attempted<T>> {

@@ -101,7 +101,6 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
   return openAIEventStream(remembering(hubStreamToOpenAI(served.value, context, streamOptions)), deps.keepaliveMs, fallbackHeader(served));
 }
 
-
 /** OpenAI client, OpenAI-compatible upstream: forwarded as is (model mapped, key rotated). */
 async function passthrough(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps): Promise<Response> {
   const served = await deps.executor.call({ model: body.model, signal }, (attempt, upstream) =>
