@@ -1,11 +1,11 @@
 // A backend is one upstream with the pool of credentials that pays for it: Code Assist with OAuth
 // files (tokens refreshed, projects discovered), the Gemini API with keys, each OpenAI-compatible
-// server with its keys. The executor only sees this interface.
+// server with its keys. The executor and the health checks only see this interface.
 import type { Logger } from "./log.ts";
-import type { ApiKeyCredential, Credential } from "./pool/credential.ts";
+import { emailOf, type ApiKeyCredential, type Credential } from "./pool/credential.ts";
 import type { TokenSource } from "./pool/oauth.ts";
 import type { Pool, PoolMember } from "./pool/pool.ts";
-import type { CodeAssistUpstream } from "./upstreams/codeassist.ts";
+import { validationError, type CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import type { Upstream, UpstreamAuth } from "./upstreams/types.ts";
 
 export interface Backend<T extends PoolMember = PoolMember, U extends Upstream = Upstream> {
@@ -15,6 +15,15 @@ export interface Backend<T extends PoolMember = PoolMember, U extends Upstream =
   auth(member: T, signal?: AbortSignal): Promise<UpstreamAuth>;
   /** Fresh auth after a 401, for credentials that can be refreshed. */
   reauth?(member: T, signal?: AbortSignal): Promise<UpstreamAuth>;
+  /** A cheap check that the credential works; throws a GatewayError when it does not. */
+  probe(member: T, signal?: AbortSignal): Promise<ProbeInfo>;
+}
+
+/** What a successful probe learned about the account. */
+export interface ProbeInfo {
+  email?: string;
+  tier?: string;
+  project?: string;
 }
 
 export class CodeAssistBackend implements Backend<Credential, CodeAssistUpstream> {
@@ -36,6 +45,17 @@ export class CodeAssistBackend implements Backend<Credential, CodeAssistUpstream
   async reauth(credential: Credential, signal?: AbortSignal): Promise<UpstreamAuth> {
     const accessToken = await this.tokens.accessToken(credential, true);
     return { accessToken, projectId: await this.projectFor(credential, accessToken, signal) };
+  }
+
+  /** Token refresh (if due) + loadCodeAssist: also learns the tier, the project and the email. */
+  async probe(credential: Credential, signal?: AbortSignal): Promise<ProbeInfo> {
+    const accessToken = await this.tokens.accessToken(credential);
+    const loaded = await this.upstream.loadCodeAssist(accessToken, signal);
+    const problem = validationError(loaded);
+    if (problem) throw problem;
+    const project = typeof loaded.cloudaicompanionProject === "string" ? loaded.cloudaicompanionProject : loaded.cloudaicompanionProject?.id ?? undefined;
+    if (project && !this.pool.projectOf(credential)) this.pool.setProject(credential.id, project);
+    return { email: emailOf(credential), tier: loaded.paidTier?.id ?? loaded.currentTier?.id ?? undefined, project };
   }
 
   /** The file's project, else the cached one, else discovery (single-flight per credential). */
@@ -61,5 +81,10 @@ export class ApiKeyBackend<U extends Upstream = Upstream> implements Backend<Api
 
   async auth(credential: ApiKeyCredential): Promise<UpstreamAuth> {
     return { apiKey: credential.apiKey };
+  }
+
+  async probe(credential: ApiKeyCredential, signal?: AbortSignal): Promise<ProbeInfo> {
+    await this.upstream.probe?.({ apiKey: credential.apiKey }, signal);
+    return {};
   }
 }

@@ -15,7 +15,6 @@ import { TokenSource } from "./pool/oauth.ts";
 import { Pool } from "./pool/pool.ts";
 import { StateStore } from "./pool/state.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
-import type { ProbeDeps } from "./health-check.ts";
 import { VERSION } from "./version.ts";
 import { withRequestLog } from "./request-log.ts";
 
@@ -32,8 +31,8 @@ export interface Gateway {
   /** The Code Assist (OAuth files) pool. */
   pool: Pool<Credential>;
   store: StateStore;
-  /** What `jellycli check` and the health checker need to probe credentials. */
-  probeDeps: ProbeDeps;
+  /** Every upstream with its pool: `jellycli check` probes them all. */
+  backends: readonly Backend[];
   healthChecker: HealthChecker;
   watcher: CredentialWatcher;
   /** Listens on config.bind_address (port 0 picks a free port); returns the base URL. */
@@ -100,8 +99,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     defaultModel: config.default_model,
   });
   const executor = new Executor({ backends, router, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models });
-  const probeDeps: ProbeDeps = { pool, tokens, codeAssist, now };
-  const healthChecker = new HealthChecker({ ...probeDeps, intervalMs: config.health_check_interval_s * 1000, busy: () => executor.busy, log });
+  const healthChecker = new HealthChecker({ backends: [...backends.values()], intervalMs: config.health_check_interval_s * 1000, busy: () => executor.busy, log, now });
   const watcher = new CredentialWatcher(config.credentials_dir, ({ credentials: next, problems: bad }) => {
     for (const { file, problem } of bad) log.warn("skipping credential file", { file, problem });
     pool.replaceCredentials(next);
@@ -126,7 +124,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   return {
-    app, pool, store, probeDeps, healthChecker, watcher,
+    app, pool, store, healthChecker, watcher,
+    backends: [...backends.values()],
     listen() {
       watcher.start(config.credentials_poll_s * 1000);
       healthChecker.start();

@@ -1,40 +1,25 @@
-// Probing credentials with a cheap call (token refresh + loadCodeAssist): idle health checks of
-// suspected, cooling and invalid credentials while nothing else is happening, and the
-// `jellycli check` command, which probes every credential once.
+// Probing credentials with a cheap call (Code Assist: token refresh + loadCodeAssist; API keys: a
+// model list): idle health checks of suspected, cooling and invalid credentials while nothing else
+// is happening, and the `jellycli check` command, which probes every credential once.
+import type { Backend } from "./backends.ts";
 import { GatewayError } from "./hub.ts";
 import type { Logger } from "./log.ts";
-import { emailOf, type Credential } from "./pool/credential.ts";
-import type { TokenSource } from "./pool/oauth.ts";
-import type { Pool } from "./pool/pool.ts";
+import type { PoolMember } from "./pool/pool.ts";
 import type { Outcome } from "./pool/transitions.ts";
-import { validationError, type CodeAssistUpstream } from "./upstreams/codeassist.ts";
 
-export interface ProbeDeps {
-  pool: Pool<Credential>;
-  tokens: TokenSource;
-  codeAssist: CodeAssistUpstream;
-  now: () => number;
-}
-
-/** Probes one credential and records what it learned in the pool. */
-export async function probeCredential(credential: Credential, deps: ProbeDeps, signal?: AbortSignal): Promise<Outcome> {
-  const outcome = await probe(credential, deps, signal);
-  deps.pool.report(credential.id, outcome, deps.now());
-  if (outcome.kind === "probe_ok" && outcome.project && !deps.pool.projectOf(credential)) deps.pool.setProject(credential.id, outcome.project);
+/** Probes one credential of `backend` and records what it learned in its pool. */
+export async function probeCredential(backend: Backend, member: PoolMember, now: () => number, signal?: AbortSignal): Promise<Outcome> {
+  const outcome = await probe(backend, member, signal);
+  backend.pool.report(member.id, outcome, now());
   return outcome;
 }
 
-async function probe(credential: Credential, deps: ProbeDeps, signal?: AbortSignal): Promise<Outcome> {
+async function probe(backend: Backend, member: PoolMember, signal?: AbortSignal): Promise<Outcome> {
   try {
-    const accessToken = await deps.tokens.accessToken(credential);
-    const loaded = await deps.codeAssist.loadCodeAssist(accessToken, signal);
-    const problem = validationError(loaded);
-    if (problem) throw problem;
-    const project = typeof loaded.cloudaicompanionProject === "string" ? loaded.cloudaicompanionProject : loaded.cloudaicompanionProject?.id ?? undefined;
-    return { kind: "probe_ok", email: emailOf(credential), tier: loaded.paidTier?.id ?? loaded.currentTier?.id ?? undefined, project };
+    return { kind: "probe_ok", ...(await backend.probe(member, signal)) };
   } catch (error) {
     if (!(error instanceof GatewayError)) return { kind: "probe_failed", message: (error as Error)?.message ?? String(error) };
-    // What only a person can fix, or credentials Google refuses, is recorded as such.
+    // What only a person can fix, or credentials the upstream refuses, is recorded as such.
     if (error.status === 401 || error.status === 403 || error.reason === "invalid_grant") {
       return {
         kind: "failure", model: "*", status: error.status, scope: "credential", message: error.message,
@@ -45,11 +30,13 @@ async function probe(credential: Credential, deps: ProbeDeps, signal?: AbortSign
   }
 }
 
-export interface HealthCheckerDeps extends ProbeDeps {
+export interface HealthCheckerDeps {
+  backends: readonly Backend[];
   intervalMs: number;
   /** How busy the gateway is: probes run only when nothing is in flight. */
   busy: () => { inFlight: number; lastActivity: number };
   log: Logger;
+  now: () => number;
 }
 
 /** Requests must have been quiet this long before a probe may start. */
@@ -81,12 +68,14 @@ export class HealthChecker {
     this.lastRun = now;
     let probed = 0;
     try {
-      for (const credential of this.deps.pool.needingProbe(now)) {
-        // Stop as soon as real traffic starts: a probe must never compete with a request.
-        if (!this.idle(this.deps.now())) break;
-        const outcome = await probeCredential(credential, this.deps);
-        probed++;
-        this.deps.log.info("health check", { credential: credential.id, result: outcome.kind, status: this.deps.pool.state(credential.id).status });
+      for (const backend of this.deps.backends) {
+        for (const member of backend.pool.needingProbe(now)) {
+          // Stop as soon as real traffic starts: a probe must never compete with a request.
+          if (!this.idle(this.deps.now())) return probed;
+          const outcome = await probeCredential(backend, member, this.deps.now);
+          probed++;
+          this.deps.log.info("health check", { pool: backend.name, credential: member.id, result: outcome.kind, status: backend.pool.state(member.id).status });
+        }
       }
     } finally {
       this.running = false;

@@ -80,22 +80,24 @@ async function main(): Promise<number> {
 /** `jellycli check`: the first thing to run after dropping credential files in. */
 async function check(config: Config): Promise<number> {
   const gateway = await createGateway(config, { log: createLogger("warn") });
-  const credentials = gateway.pool.all();
-  if (credentials.length === 0) {
-    console.log(`No credential files in ${config.credentials_dir}.`);
+  const members = gateway.backends.flatMap((backend) => backend.pool.all().map((member) => ({ backend, member })));
+  if (members.length === 0) {
+    console.log(`No credentials: no files in ${config.credentials_dir}, no gemini_api_keys, no openai_upstreams.`);
     return 1;
   }
-  await Promise.all(credentials.map((credential) => probeCredential(credential, gateway.probeDeps)));
+  await Promise.all(members.map(({ backend, member }) => probeCredential(backend, member, Date.now)));
   await gateway.store.flush();
   const now = Date.now();
-  const rows = gateway.pool.reports(now).map((report) => [
+  const rows = gateway.backends.flatMap((backend) => backend.pool.reports(now).map((report) => [
     report.file, report.email ?? "", report.project ?? "", report.tier ?? "",
     report.status + (report.next_reset ? " (cooling)" : ""),
     [report.reason ?? (report.status === "suspected" ? report.last_error : ""), report.url].filter(Boolean).join(" "),
     report.next_reset ?? "",
-  ]);
+  ]));
   console.log(formatTable(["FILE", "EMAIL", "PROJECT", "TIER", "STATE", "REASON", "NEXT RESET"], rows));
-  const { usable, total } = gateway.pool.summary(now);
+  const summaries = gateway.backends.map((backend) => backend.pool.summary(now));
+  const usable = summaries.reduce((sum, summary) => sum + summary.usable, 0);
+  const total = summaries.reduce((sum, summary) => sum + summary.total, 0);
   console.log(`\n${usable} of ${total} credentials usable.`);
   return usable > 0 ? 0 : 1;
 }

@@ -164,6 +164,21 @@ describe("idle health checks", () => {
     expect((await health(gateway)).details.find((entry: any) => entry.file === "a.json").status).toBe("active");
   });
 
+  test("API keys are probed too: a key the upstream refused comes back once it works again", async () => {
+    const key = "AIza-probe-key-00000000000000";
+    harness.mock.addApiKey(key, "probe-key");
+    harness.mock.removeApiKey(key);
+    const gateway = await start({ health_check_interval_s: 0.3, gemini_api_keys: [key], gemini_api_endpoint: harness.mock.url });
+    expect((await ask(gateway, "gemini-2.5-flash")).status).toBe(503);
+    const report = () => health(gateway).then((body) => body.details.find((entry: any) => entry.pool === "gemini_api"));
+    expect((await report()).status).toBe("invalid");
+    harness.mock.addApiKey(key, "probe-key");
+    await Bun.sleep(3_000);
+    expect((await report()).status).toBe("active");
+    expect(harness.mock.calls.some((call) => call.method === "GET" && call.path === "/v1beta/models" && call.account === "probe-key")).toBe(true);
+    expect((await ask(gateway, "gemini-2.5-flash")).status).toBe(200);
+  });
+
   test("no probe runs while a request is in flight", async () => {
     addReadyAccount(harness.mock, harness.workspace, "a");
     addReadyAccount(harness.mock, harness.workspace, "b");
@@ -231,8 +246,10 @@ describe("jellycli check", () => {
     addReadyAccount(harness.mock, harness.workspace, "good");
     harness.mock.addAccount({ name: "dead", refreshToken: "1//rt-dead", project: "p", revoked: true });
     writeGeminiCliCredential(harness.workspace, "dead.json", { refreshToken: "1//rt-dead" });
+    harness.mock.addApiKey("AIza-check-key-0000000000000", "check-key");
+    const env = { ...processEnv(harness.mock, harness.workspace), JELLYCLI_GEMINI_API_KEYS: "AIza-check-key-0000000000000", JELLYCLI_GEMINI_API_ENDPOINT: harness.mock.url };
     const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "src", "main.ts"), "check"], {
-      cwd: harness.workspace.dir, env: { PATH: process.env.PATH ?? "", ...processEnv(harness.mock, harness.workspace) }, stdout: "pipe", stderr: "pipe",
+      cwd: harness.workspace.dir, env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe",
     });
     const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()]);
     expect(code).toBe(0);
@@ -240,7 +257,9 @@ describe("jellycli check", () => {
     expect(lines[0]).toMatch(/^FILE\s+EMAIL\s+PROJECT\s+TIER\s+STATE\s+REASON\s+NEXT RESET$/);
     expect(lines.find((line) => line.startsWith("good.json"))).toMatch(/project-good\s+free-tier\s+active/);
     expect(lines.find((line) => line.startsWith("dead.json"))).toMatch(/invalid\s+invalid_grant/);
-    expect(out).toContain("1 of 2 credentials usable.");
+    expect(lines.find((line) => line.startsWith("gemini-api:"))).toMatch(/^gemini-api:[0-9a-f]{8}\s+active/);
+    expect(out).not.toContain("AIza-check-key");
+    expect(out).toContain("2 of 3 credentials usable.");
     expect(out).not.toContain("ya29.");
     const state = parse(readFileSync(harness.workspace.stateFile, "utf8")) as any;
     expect(state.credentials["good.json"].tier).toBe("free-tier");

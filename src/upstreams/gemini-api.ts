@@ -4,7 +4,7 @@ import { GatewayError, type CountTokensResponse, type GenerateContentResponse } 
 import { parseGoogleError } from "./upstream-error.ts";
 import { parseSSE } from "./sse-parse.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
-import type { Upstream, UpstreamCall } from "./types.ts";
+import type { Upstream, UpstreamAuth, UpstreamCall } from "./types.ts";
 
 export interface GeminiApiOptions extends TransportOptions {
   endpoint: string;
@@ -48,6 +48,11 @@ export class GeminiApiUpstream implements Upstream {
       ? { generateContentRequest: { model: `models/${call.model}`, contents, systemInstruction, tools, generationConfig } }
       : { contents };
     return this.transport.json<CountTokensResponse>(this.url(call, "countTokens"), this.init(call, body), "Gemini API countTokens", keyErrors);
+  }
+
+  /** Listing one model costs nothing and fails exactly when the key does. */
+  async probe(auth: UpstreamAuth, signal?: AbortSignal): Promise<void> {
+    await this.transport.json(`${this.base}?pageSize=1`, { method: "GET", headers: { "x-goog-api-key": auth.apiKey ?? "" }, signal }, "Gemini API models", keyErrors);
   }
 
   private url(call: UpstreamCall, method: string): string {

@@ -7,7 +7,7 @@ import { estimateTokens } from "../formats/token-estimate.ts";
 import { GatewayError, type CountTokensResponse, type GenerateContentResponse } from "../hub.ts";
 import { parseSSE } from "./sse-parse.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
-import type { Upstream, UpstreamCall } from "./types.ts";
+import type { Upstream, UpstreamAuth, UpstreamCall } from "./types.ts";
 import { parseOpenAIError } from "./upstream-error.ts";
 
 export interface OpenAICompatOptions extends TransportOptions {
@@ -53,6 +53,12 @@ export class OpenAICompatUpstream implements Upstream {
   async countTokens(call: UpstreamCall): Promise<CountTokensResponse> {
     const totalTokens = estimateTokens(call.request);
     return { totalTokens, promptTokensDetails: [{ modality: "TEXT", tokenCount: totalTokens }] };
+  }
+
+  /** GET /models: free, and refused exactly when the key is. */
+  async probe(auth: UpstreamAuth, signal?: AbortSignal): Promise<void> {
+    const headers: Record<string, string> = auth.apiKey ? { authorization: `Bearer ${auth.apiKey}` } : {};
+    await this.transport.json(`${this.options.baseURL.replace(/\/+$/, "")}/models`, { method: "GET", headers, signal }, `${this.options.name} models`, parseOpenAIError);
   }
 
   /** An OpenAI client's request, forwarded as it is: nothing is lost to a round trip through Gemini JSON. */

@@ -22,4 +22,6 @@ export interface Upstream {
   /** Rejects (on first iteration) with a GatewayError when the upstream refuses before streaming. */
   stream(call: UpstreamCall): AsyncIterable<GenerateContentResponse>;
   countTokens(call: UpstreamCall): Promise<CountTokensResponse>;
+  /** A cheap call that succeeds when these credentials work (health checks); throws a GatewayError otherwise. */
+  probe?(auth: UpstreamAuth, signal?: AbortSignal): Promise<void>;
 }

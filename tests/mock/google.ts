@@ -133,6 +133,13 @@ export class MockGoogle {
 
     if (path === "/token" && request.method === "POST") return this.token(new URLSearchParams(text), call);
     if (path.startsWith("/v1beta/models/")) return this.geminiApi(request, path, text, call);
+    if (path === "/v1beta/models" && request.method === "GET") {
+      const key = request.headers.get("x-goog-api-key") ?? "";
+      call.token = key;
+      call.account = this.apiKeys.get(key);
+      if (!call.account) return new Response(JSON.stringify(googleErrorBody(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com" }])), { status: 400, headers: { "content-type": "application/json" } });
+      return json({ models: MOCK_MODELS.map((name) => ({ name: `models/${name}` })) });
+    }
 
     const streaming = path === "/v1internal:streamGenerateContent";
     const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
@@ -177,6 +184,10 @@ export class MockGoogle {
   private readonly apiKeys = new Map<string, string>();
 
   /** A Gemini API key (x-goog-api-key); its calls are recorded under `account`. */
+  removeApiKey(key: string): void {
+    this.apiKeys.delete(key);
+  }
+
   addApiKey(key: string, account: string): void {
     if (!this.accounts.has(account)) this.addAccount({ name: account, refreshToken: `unused-${account}`, project: `apikey-${account}` });
     this.apiKeys.set(key, account);

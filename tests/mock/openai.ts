@@ -35,14 +35,25 @@ export class MockOpenAI {
     this.server.stop(true);
   }
 
+  /** Keys the server accepts can change while it runs (revoked, re-issued). */
+  setKeys(keys: string[]): void {
+    this.keys.clear();
+    for (const key of keys) this.keys.add(key);
+  }
+
   script(...responses: OpenAIScripted[]): void {
     this.scripts.push(...responses);
   }
 
   private async handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
-    if (request.method !== "POST" || path !== "/v1/chat/completions") return error(404, `no route ${request.method} ${path}`, "not_found");
     const key = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (request.method === "GET" && path === "/v1/models") {
+      this.calls.push({ path, key, body: undefined, at: Date.now() });
+      if (!this.openAccess && (!key || !this.keys.has(key))) return error(401, "Incorrect API key provided.", "invalid_api_key");
+      return Response.json({ object: "list", data: [{ id: "kimi-k2", object: "model", created: 1, owned_by: "mock" }] });
+    }
+    if (request.method !== "POST" || path !== "/v1/chat/completions") return error(404, `no route ${request.method} ${path}`, "not_found");
     let body: any;
     try {
       body = await request.json();
