@@ -1,5 +1,5 @@
 // GatewayError → the error body and headers of each client surface, rendered in one place.
-import type { GatewayError } from "../hub.ts";
+import { GatewayError } from "../hub.ts";
 
 export type Surface = "openai" | "google";
 
@@ -35,6 +35,11 @@ export function toGoogleErrorBody(error: GatewayError) {
     details.push({ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${(error.retryAfterMs / 1000).toFixed(3).replace(/\.?0+$/, "")}s` });
   }
   return { error: { code: error.status, message: error.message, status, ...(details.length > 0 ? { details } : {}) } };
+}
+
+/** Whatever broke a stream after its first byte, as the error the client will read in-band. */
+export function streamFailure(error: unknown): GatewayError {
+  return error instanceof GatewayError ? error : new GatewayError({ status: 500, message: "internal error while streaming" });
 }
 
 export function errorResponse(error: GatewayError, surface: Surface, extraHeaders: Record<string, string> = {}): Response {

@@ -4,7 +4,7 @@
 import { readFile, rename } from "node:fs/promises";
 import { parse, stringify } from "smol-toml";
 import { writeFileAtomic } from "./credential.ts";
-import { emptyState, isBlocked, type CredentialState, type CredentialStatus } from "./transitions.ts";
+import { emptyState, isBlocked, withoutUndefined, type CredentialState, type CredentialStatus } from "./transitions.ts";
 
 const HEADER =
   "# creds_state.toml — written by jellycli. Safe to edit while jellycli is stopped\n" +
@@ -128,10 +128,6 @@ export function decodeState(document: Record<string, unknown>): Map<string, Cred
     states.set(id, withoutUndefined(state));
   }
   return states;
-}
-
-function withoutUndefined(state: CredentialState): CredentialState {
-  return Object.fromEntries(Object.entries(state).filter(([, value]) => value !== undefined)) as unknown as CredentialState;
 }
 
 const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.floor(value) : 0);

@@ -172,6 +172,7 @@ function pruneCooldowns(cooldowns: Record<string, number>, now: number): Record<
   return Object.fromEntries(Object.entries(cooldowns).filter(([, until]) => until > now));
 }
 
-function withoutUndefined<T extends object>(value: T): T {
+/** Optional fields absent rather than undefined, so equality and the state file stay clean. */
+export function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as T;
 }

@@ -8,7 +8,7 @@ import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
 import { parseModelName } from "../../models.ts";
 import { clientAuth } from "../auth.ts";
 import { fallbackHeader } from "../fallback-header.ts";
-import { toGoogleErrorBody } from "../errors.ts";
+import { streamFailure, toGoogleErrorBody } from "../errors.ts";
 import { sseResponse } from "../sse.ts";
 import { currentTrace } from "../../request-log.ts";
 
@@ -55,7 +55,7 @@ async function geminiCall(path: string, body: unknown, alt: string | undefined, 
       const served = await deps.executor.stream(input(geminiRequestToHub(body)));
       const chunks = withModelStream(served.value, model);
       if (alt === "sse") {
-        return sseResponse(chunks, { keepaliveMs: deps.keepaliveMs, errorEvent: (error) => toGoogleErrorBody(asGatewayError(error)) }, fallbackHeader(served));
+        return sseResponse(chunks, { keepaliveMs: deps.keepaliveMs, errorEvent: (error) => toGoogleErrorBody(streamFailure(error)) }, fallbackHeader(served));
       }
       return jsonArrayResponse(chunks, fallbackHeader(served));
     }
@@ -107,7 +107,7 @@ function jsonArrayResponse(chunks: AsyncIterable<GenerateContentResponse>, heade
         controller.enqueue(encoder.encode(`${first ? "[" : ",\n"}${JSON.stringify(next.value)}`));
         first = false;
       } catch (error) {
-        controller.enqueue(encoder.encode(`${first ? "[" : ",\n"}${JSON.stringify(toGoogleErrorBody(asGatewayError(error)))}\n]`));
+        controller.enqueue(encoder.encode(`${first ? "[" : ",\n"}${JSON.stringify(toGoogleErrorBody(streamFailure(error)))}\n]`));
         controller.close();
       }
     },
@@ -118,7 +118,3 @@ function jsonArrayResponse(chunks: AsyncIterable<GenerateContentResponse>, heade
   return new Response(body, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache", ...headers } });
 }
 
-
-function asGatewayError(error: unknown): GatewayError {
-  return error instanceof GatewayError ? error : new GatewayError({ status: 500, message: "internal error while streaming" });
-}

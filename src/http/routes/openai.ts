@@ -7,12 +7,12 @@ import { hubResponseToOpenAI } from "../../formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../../formats/openai/stream.ts";
 import type { SchemaProfile } from "../../formats/openai/schema.ts";
 import type { ChatCompletionChunk, ChatCompletionRequest, ReasoningField, TranslateContext } from "../../formats/openai/types.ts";
-import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
+import type { GenerateContentResponse } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
 import { clientAuth } from "../auth.ts";
 import { fallbackHeader } from "../fallback-header.ts";
-import { toOpenAIErrorBody } from "../errors.ts";
+import { streamFailure, toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages } from "../remote-images.ts";
 import { sseResponse } from "../sse.ts";
 import { currentTrace } from "../../request-log.ts";
@@ -120,7 +120,7 @@ function openAIEventStream(chunks: AsyncIterable<object>, keepaliveMs: number, h
   return sseResponse(chunks, {
     keepaliveMs,
     done: "[DONE]",
-    errorEvent: (error) => toOpenAIErrorBody(error instanceof GatewayError ? error : new GatewayError({ status: 500, message: "internal error while streaming" })),
+    errorEvent: (error) => toOpenAIErrorBody(streamFailure(error)),
   }, headers);
 }
 
