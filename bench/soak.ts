@@ -1,6 +1,7 @@
 // `bun run soak`: 200 concurrent clients, streamed and non-streamed, for 60 s (SOAK_SECONDS)
 // against the mock Google with random 429s, 500s, refresh failures and mid-stream drops, with
-// jellycli running as its own process. Prints what the clients saw, latency and peak RSS; exits
+// jellycli running as its own process. Each fault rate is a knob: SOAK_RATE_LIMIT (0.02),
+// SOAK_SERVER_ERROR (0.05), SOAK_DROP (0.03), SOAK_REFRESH_FAILURE (0.05); SOAK_CLIENTS (200). Prints what the clients saw, latency and peak RSS; exits
 // non-zero on a crash, an unanswered request, or an unparsable state or credential file.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,13 @@ const CREDENTIALS = 5;
 const REQUEST_TIMEOUT_MS = 60_000;
 
 const mock = new MockGoogle();
-mock.chaos = { rateLimit: 0.02, serverError: 0.05, dropMidStream: 0.03, refreshFailure: 0.05 };
+const rate = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+mock.chaos = {
+  rateLimit: rate("SOAK_RATE_LIMIT", 0.02),
+  serverError: rate("SOAK_SERVER_ERROR", 0.05),
+  dropMidStream: rate("SOAK_DROP", 0.03),
+  refreshFailure: rate("SOAK_REFRESH_FAILURE", 0.05),
+};
 const workspace = makeWorkspace();
 for (let index = 0; index < CREDENTIALS; index++) {
   // Tokens live a little over the 5-minute refresh margin, so refreshes keep happening.

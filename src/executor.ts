@@ -1,13 +1,18 @@
-// The retry/failover loop: route the model, pick a credential, make sure it has a token and a
-// project, call the upstream, report the outcome. Retries and failover happen only before the
-// first byte reaches the client; a stream is returned already primed with its first chunk.
+// The request executor, in two parts: `Attempts` walks the route (which backend, which
+// credential, under which model name), and `run` makes the calls, reports each outcome to the
+// pool and asks retry-policy.ts `decide` what to do next. Retries and failover happen only
+// before the first byte reaches the client; a stream is returned already primed with its first
+// chunk. The model variant (-search, -nothinking, -maxthinking) is applied here, once, whichever
+// surface the request came from.
+import { applyVariant } from "./formats/variant.ts";
 import { GatewayError, type CountTokensResponse, type GenerateContentRequest, type GenerateContentResponse } from "./hub.ts";
 import type { Backend } from "./backends.ts";
 import type { Logger } from "./log.ts";
-import { currentTrace } from "./request-log.ts";
 import type { PoolMember } from "./pool/pool.ts";
+import { outcomeOf } from "./pool/transitions.ts";
+import { decide, type Decision } from "./retry-policy.ts";
 import type { Candidate, Route, Router } from "./router.ts";
-import type { Upstream, UpstreamAuth, UpstreamCall } from "./upstreams/types.ts";
+import type { CallObserver, RawAnswer, UpstreamAuth } from "./upstreams/types.ts";
 
 export interface ExecutorDeps {
   backends: ReadonlyMap<string, Backend>;
@@ -17,50 +22,55 @@ export interface ExecutorDeps {
   now?: () => number;
   /** requested model → model to serve instead when nothing can serve the requested one. */
   fallbackModels?: Readonly<Record<string, string>>;
-  /** Waits between attempts when a model is out of capacity for everyone (ms, by attempt). */
-  capacityBackoffMs?: (attempt: number) => number;
+  /** Pauses between attempts; tests make them instant. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export interface ExecuteRequest {
+interface Routing {
+  /** The client's model name, variants and all. */
   model: string;
-  request: GenerateContentRequest;
   signal?: AbortSignal;
   /** Gemini-native callers: an unknown model goes to `default_model` instead of failing. */
   unknownToDefault?: boolean;
+  observe?: CallObserver;
 }
 
-/** What routing and failover need to know about a request. */
-type Routing = Omit<ExecuteRequest, "request">;
+export interface ExecuteRequest extends Routing {
+  request: GenerateContentRequest;
+}
 
-/** One attempt's inputs: which backend, under which model name, with which credential's auth. */
-export interface Attempt {
-  backend: Backend;
-  model: string;
-  auth: UpstreamAuth;
-  signal?: AbortSignal;
+export interface PassthroughRequest extends Routing {
+  /** The client's OpenAI chat body, forwarded untouched but for `model`. */
+  body: Record<string, unknown>;
 }
 
 export interface Served<T> {
   value: T;
+  /** Which backend and credential (its id: a file name or key fingerprint, never a secret) served. */
+  backend: string;
+  credential: string;
   /** Set when `fallback_models` chose another model than the one asked for. */
   fallbackModel?: string;
 }
 
-interface Attempted<T> extends Served<T> {
-  credential: PoolMember;
+/** One try: which backend, which credential, which model name, with which auth. */
+interface Attempt {
   backend: Backend;
+  credential: PoolMember;
   model: string;
 }
 
-const defaultCapacityBackoff = (attempt: number) => Math.min(4000, 500 * 2 ** attempt);
+type Call<T> = (attempt: Attempt, auth: UpstreamAuth) => Promise<T>;
 
 export class Executor {
   private readonly now: () => number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private active = 0;
   private lastActivity = 0;
 
   constructor(private readonly deps: ExecutorDeps) {
     this.now = deps.now ?? Date.now;
+    this.sleep = deps.sleep ?? sleep;
   }
 
   /** Requests (and open streams) in progress, and when the last one started or ended. */
@@ -68,56 +78,50 @@ export class Executor {
     return { inFlight: this.active, lastActivity: this.lastActivity };
   }
 
-  async generate(input: ExecuteRequest): Promise<Served<GenerateContentResponse>> {
-    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (attempt) => attempt.backend.upstream.generate(callOf(attempt, input))));
-    return { value, fallbackModel };
+  generate(input: ExecuteRequest): Promise<Served<GenerateContentResponse>> {
+    return this.tracked(() => this.run(input, (attempt, auth) => attempt.backend.upstream.generate(this.callOf(attempt, auth, input))));
   }
 
-  async countTokens(input: ExecuteRequest): Promise<Served<CountTokensResponse>> {
-    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (attempt) => attempt.backend.upstream.countTokens(callOf(attempt, input))));
-    return { value, fallbackModel };
+  countTokens(input: ExecuteRequest): Promise<Served<CountTokensResponse>> {
+    return this.tracked(() => this.run(input, (attempt, auth) => attempt.backend.upstream.countTokens(this.callOf(attempt, auth, input))));
   }
 
   /**
-   * Any other call through the same routing, failover and accounting — e.g. an OpenAI request
-   * forwarded untouched to an OpenAI-compatible upstream. `run` must fail before the first byte.
+   * An OpenAI chat request for a model an OpenAI-compatible upstream serves: forwarded untouched
+   * (model mapped, key rotated, failover before the first byte). Undefined when the model routes
+   * to Gemini, and the caller translates instead.
    */
-  async call<T>(input: Routing, run: (attempt: Attempt, upstream: Upstream) => Promise<T>): Promise<Served<T>> {
-    const { value, fallbackModel } = await this.tracked(() => this.withFailover(input, (attempt) => run(attempt, attempt.backend.upstream)));
-    return { value, fallbackModel };
-  }
-
-  /** The route a model takes (for surfaces that behave differently per upstream kind). */
-  route(model: string, unknownToDefault = false): Route {
-    return this.deps.router(model, { unknownToDefault });
+  passthrough(input: PassthroughRequest): Promise<Served<RawAnswer>> | undefined {
+    if (this.deps.router(input.model).kind !== "openai") return undefined;
+    const forward: Call<RawAnswer> = (attempt, auth) => {
+      const upstream = attempt.backend.upstream;
+      if (!upstream.passthrough) throw new GatewayError({ status: 500, message: `${attempt.backend.name} cannot forward OpenAI requests` });
+      return upstream.passthrough({ body: input.body, model: attempt.model, auth, signal: input.signal, observe: input.observe });
+    };
+    return this.tracked(() => this.run(input, forward));
   }
 
   /** Resolves once the upstream produced its first chunk (or rejects with why it could not). */
   async stream(input: ExecuteRequest): Promise<Served<AsyncIterable<GenerateContentResponse>>> {
     this.begin();
     try {
-      const { value, credential, backend, model, fallbackModel } = await this.withFailover(input, async (attempt) => {
-        const iterator = attempt.backend.upstream.stream(callOf(attempt, input))[Symbol.asyncIterator]();
+      const served = await this.run(input, async (attempt, auth) => {
+        const iterator = attempt.backend.upstream.stream(this.callOf(attempt, auth, input))[Symbol.asyncIterator]();
         const first = await iterator.next();
         if (first.done) {
-          throw new GatewayError({ status: 502, code: "empty_stream", scope: "transient", message: "the upstream ended the stream without sending anything" });
+          throw new GatewayError({ status: 502, code: "empty_stream", kind: "transient", message: "the upstream ended the stream without sending anything" });
         }
-        return { first: first.value, iterator };
+        return { first: first.value, iterator, attempt };
       }, { deferSuccess: true });
-      return { value: this.continueStream(value.first, value.iterator, credential, backend, model), fallbackModel };
+      const { first, iterator, attempt } = served.value;
+      return { ...served, value: this.continueStream(first, iterator, attempt) };
     } catch (error) {
       this.end();
       throw error;
     }
   }
 
-  private async *continueStream(
-    first: GenerateContentResponse,
-    iterator: AsyncIterator<GenerateContentResponse>,
-    credential: PoolMember,
-    backend: Backend,
-    model: string,
-  ): AsyncGenerator<GenerateContentResponse> {
+  private async *continueStream(first: GenerateContentResponse, iterator: AsyncIterator<GenerateContentResponse>, attempt: Attempt): AsyncGenerator<GenerateContentResponse> {
     let failed = false;
     try {
       yield first;
@@ -129,15 +133,105 @@ export class Executor {
     } catch (error) {
       failed = true;
       const gatewayError = asGatewayError(error);
-      this.report(backend, credential, model, gatewayError);
-      this.deps.log.warn("upstream stream broke after the first byte", { credential: credential.id, status: gatewayError.status, error: gatewayError.message });
+      this.report(attempt, gatewayError);
+      this.deps.log.warn("upstream stream broke after the first byte", { backend: attempt.backend.name, credential: attempt.credential.id, status: gatewayError.status, error: gatewayError.message });
       throw gatewayError;
     } finally {
       // Runs on normal end, on error, and when the client goes away (return()).
       await iterator.return?.().catch(() => {});
-      if (!failed) backend.pool.report(credential.id, { kind: "success", model }, this.now());
+      if (!failed) attempt.backend.pool.report(attempt.credential.id, { kind: "success", model: attempt.model }, this.now());
       this.end();
     }
+  }
+
+  private callOf(attempt: Attempt, auth: UpstreamAuth, input: ExecuteRequest) {
+    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
+    return { model: attempt.model, request: applyVariant(input.request, route, attempt.model), auth, signal: input.signal, observe: input.observe };
+  }
+
+  /**
+   * Calls until one attempt succeeds or `decide` gives up. Every failure is reported to the pool
+   * first (so the next pick already avoids a cooling credential), except a 401 that is about to be
+   * retried with a fresh token.
+   */
+  private async run<T>(input: Routing, call: Call<T>, options: { deferSuccess?: boolean } = {}): Promise<Served<T>> {
+    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
+    const attempts = new Attempts(this.plan(route), this.deps.backends, this.now);
+    const { log, maxRetries } = this.deps;
+    let lastError: GatewayError | undefined;
+    let calls = 0;
+    let reauthed = false;
+    let attempt = attempts.next({ action: "next_credential", pauseMs: 0 });
+    while (attempt) {
+      calls++;
+      // A token that cannot even be refreshed is not worth a second refresh.
+      let authenticated = false;
+      try {
+        const auth = reauthed ? await attempt.backend.reauth!(attempt.credential, input.signal) : await attempt.backend.auth(attempt.credential, input.signal);
+        authenticated = true;
+        const value = await call(attempt, auth);
+        if (!options.deferSuccess) attempt.backend.pool.report(attempt.credential.id, { kind: "success", model: attempt.model }, this.now());
+        return { value, backend: attempt.backend.name, credential: attempt.credential.id, fallbackModel: attempts.fallbackModel };
+      } catch (caught) {
+        // Anything but a GatewayError is a bug of ours: no retry, the HTTP layer logs its stack.
+        if (!(caught instanceof GatewayError) && (caught as Error)?.name !== "AbortError") throw caught;
+        const error = asGatewayError(caught);
+        const decision = decide(error, { calls, maxRetries, canReauth: authenticated && !reauthed && attempt.backend.reauth !== undefined, clientGone: input.signal?.aborted === true });
+        if (input.signal?.aborted) throw error; // a client that hung up says nothing about the credential
+        if (decision.action !== "retry_same") this.report(attempt, error);
+        log.debug("upstream call failed", {
+          backend: attempt.backend.name, credential: attempt.credential.id, model: attempt.model, status: error.status,
+          kind: error.kind, call: calls, decision: describe(decision), error: error.message,
+        });
+        if (decision.action === "give_up") throw this.answerFor(error);
+        lastError = error;
+        reauthed = decision.action === "retry_same";
+        if (decision.action === "next_credential" && decision.pauseMs > 0) await this.sleep(decision.pauseMs, input.signal);
+        if (input.signal?.aborted) throw error;
+        attempt = decision.action === "retry_same" ? attempt : attempts.next(decision);
+      }
+    }
+    throw this.exhausted(attempts, route, lastError);
+  }
+
+  /**
+   * The backends to try, in order, with the model each is asked for: the backends that can serve
+   * the requested model; else the configured fallback model, if something can serve that.
+   */
+  private plan(route: Route): Plan {
+    const now = this.now();
+    const servable = (candidates: Candidate[]) => candidates.filter((candidate) => this.deps.backends.get(candidate.backend)?.pool.canServe(candidate.upstreamModel, now));
+    const ready = servable(route.candidates);
+    const fallback = this.deps.fallbackModels?.[route.base];
+    if (ready.length === 0 && fallback) {
+      const alternative = servable(this.deps.router(fallback).candidates);
+      if (alternative.length > 0) {
+        this.deps.log.info("serving a fallback model", { requested: route.base, fallback });
+        return { candidates: alternative, fallbackModel: fallback };
+      }
+    }
+    // Nothing servable: still walk them in order, so the answer names the right pool's reason.
+    return { candidates: [...ready, ...route.candidates.filter((candidate) => !ready.includes(candidate))] };
+  }
+
+  /** The error a client hears when `decide` gave up: never our upstream's 401 as its own. */
+  private answerFor(error: GatewayError): GatewayError {
+    if (error.kind === "auth" && error.status === 401) {
+      return new GatewayError({ status: 503, code: "upstream_auth_failed", message: `The upstream refused the credentials tried for this request (${error.message}).` });
+    }
+    return error;
+  }
+
+  /** Nothing (more) to try: why, in the words of the pool that should have served. */
+  private exhausted(attempts: Attempts, route: Route, lastError: GatewayError | undefined): GatewayError {
+    const unavailable = attempts.unavailable();
+    if (!unavailable) return new GatewayError({ status: 503, code: "no_backend", message: `No upstream is configured that can serve ${route.base}.` });
+    if (!lastError || unavailable.code === "all_credentials_disabled") return unavailable;
+    return this.answerFor(lastError);
+  }
+
+  private report(attempt: Attempt, error: GatewayError): void {
+    attempt.backend.pool.report(attempt.credential.id, outcomeOf(error, attempt.model), this.now());
   }
 
   private async tracked<T>(work: () => Promise<T>): Promise<T> {
@@ -158,123 +252,66 @@ export class Executor {
     this.active--;
     this.lastActivity = this.now();
   }
+}
 
-  /**
-   * The backends to try, in order, with the model each is asked for: the first backend that can
-   * serve the requested model; else the configured fallback model, if something can serve that.
-   */
-  private plan(input: Routing): { candidates: Candidate[]; requested: string; fallbackModel?: string } {
-    const now = this.now();
-    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
-    const servable = (candidates: Candidate[]) => candidates.filter((candidate) => this.deps.backends.get(candidate.backend)?.pool.canServe(candidate.upstreamModel, now));
-    const ready = servable(route.candidates);
-    const fallback = this.deps.fallbackModels?.[route.base];
-    if (ready.length === 0 && fallback) {
-      const alternative = servable(this.deps.router(fallback).candidates);
-      if (alternative.length > 0) {
-        this.deps.log.info("serving a fallback model", { requested: route.base, fallback });
-        return { candidates: alternative, requested: route.base, fallbackModel: fallback };
-      }
-    }
-    // Nothing servable: still try in order, so the answer names the right pool's reason.
-    return { candidates: ready.length > 0 ? [...ready, ...route.candidates.filter((candidate) => !ready.includes(candidate))] : route.candidates, requested: route.base };
+interface Plan {
+  candidates: Candidate[];
+  fallbackModel?: string;
+}
+
+/**
+ * The attempts of one request, in order: each backend of the plan, and within it the pool's picks
+ * (credentials already tried for this request are not picked again).
+ */
+class Attempts {
+  private index = 0;
+  private tried = new Set<string>();
+  /** The backend the last attempt (or the last look for one) was on. */
+  private last: Candidate | undefined;
+  readonly fallbackModel?: string;
+
+  constructor(private readonly plan: Plan, private readonly backends: ReadonlyMap<string, Backend>, private readonly now: () => number) {
+    this.fallbackModel = plan.fallbackModel;
   }
 
-  private async withFailover<T>(
-    input: Routing,
-    run: (attempt: Attempt) => Promise<T>,
-    options: { deferSuccess?: boolean } = {},
-  ): Promise<Attempted<T>> {
-    const { candidates, requested, fallbackModel } = this.plan(input);
-    const { maxRetries, log } = this.deps;
-    let lastError: GatewayError | undefined;
-    let attempt = 0;
-    let lastCandidate: Candidate | undefined;
-    for (const candidate of candidates) {
-      const backend = this.deps.backends.get(candidate.backend);
+  next(decision: Extract<Decision, { action: "next_credential" | "next_backend" }>): Attempt | undefined {
+    if (decision.action === "next_backend") this.advance();
+    for (; this.index < this.plan.candidates.length; this.advance()) {
+      const candidate = this.plan.candidates[this.index]!;
+      const backend = this.backends.get(candidate.backend);
       if (!backend) continue;
-      lastCandidate = candidate;
-      const tried = new Set<string>();
-      for (; attempt <= maxRetries; attempt++) {
-        const credential = backend.pool.pick(candidate.upstreamModel, this.now(), tried);
-        if (!credential) break;
-        tried.add(credential.id);
-        try {
-          const value = await this.attemptWith(backend, credential, candidate.upstreamModel, input.signal, run);
-          if (!options.deferSuccess) backend.pool.report(credential.id, { kind: "success", model: candidate.upstreamModel }, this.now());
-          const trace = currentTrace();
-          if (trace) {
-            trace.backend = backend.name;
-            trace.credential = credential.id;
-          }
-          return { value, credential, backend, model: candidate.upstreamModel, fallbackModel };
-        } catch (error) {
-          // Anything but a GatewayError is a bug of ours: no retry, the HTTP layer logs its stack.
-          if (!(error instanceof GatewayError) && (error as Error)?.name !== "AbortError") throw error;
-          const gatewayError = asGatewayError(error);
-          // A client that hung up says nothing about the credential.
-          if (input.signal?.aborted) throw gatewayError;
-          this.report(backend, credential, candidate.upstreamModel, gatewayError);
-          log.info("upstream call failed", { backend: backend.name, credential: credential.id, model: candidate.upstreamModel, status: gatewayError.status, scope: gatewayError.scope, attempt, error: gatewayError.message });
-          if (gatewayError.scope === "request" || !gatewayError.retryable) throw gatewayError;
-          lastError = gatewayError;
-          if (gatewayError.code === "model_capacity_exhausted" && attempt < maxRetries) {
-            // The model is busy for everyone: a short pause helps more than the next account.
-            await sleep(gatewayError.retryAfterMs ?? (this.deps.capacityBackoffMs ?? defaultCapacityBackoff)(attempt), input.signal);
-            tried.delete(credential.id);
-          }
-        }
-      }
-      if (attempt > maxRetries) break;
+      this.last = candidate;
+      const credential = backend.pool.pick(candidate.upstreamModel, this.now(), this.tried)
+        ?? (decision.action === "next_credential" && decision.again ? backend.pool.pick(candidate.upstreamModel, this.now()) : undefined);
+      if (!credential) continue;
+      this.tried.add(credential.id);
+      return { backend, credential, model: candidate.upstreamModel };
     }
-    throw this.exhausted(lastCandidate ?? candidates[0], requested, lastError);
+    return undefined;
   }
 
-  /** What the client hears when no credential could serve: never our upstream's 401 as its own. */
-  private exhausted(candidate: Candidate | undefined, requested: string, lastError: GatewayError | undefined): GatewayError {
-    const backend = candidate ? this.deps.backends.get(candidate.backend) : undefined;
-    if (!backend) {
-      return new GatewayError({ status: 503, code: "no_backend", scope: "transient", retryable: false, message: `No upstream is configured that can serve ${requested}.` });
-    }
-    const unavailable = backend.pool.unavailableError(candidate!.upstreamModel, this.now());
-    if (!lastError || unavailable.code === "all_credentials_disabled") return unavailable;
-    if (lastError.status !== 401) return lastError;
-    return new GatewayError({
-      status: 503, code: "upstream_auth_failed", scope: "transient", retryable: false,
-      message: `The upstream refused the credentials tried for this request (${lastError.message}).`,
-    });
+  /** Why the last backend looked at cannot serve now (undefined: no backend at all). */
+  unavailable(): GatewayError | undefined {
+    const candidate = this.last ?? this.plan.candidates.find((entry) => this.backends.has(entry.backend));
+    return candidate ? this.backends.get(candidate.backend)!.pool.unavailableError(candidate.upstreamModel, this.now()) : undefined;
   }
 
-  /** One credential's try, with one re-authentication and retry after a 401 where that is possible. */
-  private async attemptWith<T>(backend: Backend, credential: PoolMember, model: string, signal: AbortSignal | undefined, run: (attempt: Attempt) => Promise<T>): Promise<T> {
-    const auth = await backend.auth(credential, signal);
-    try {
-      return await run({ backend, model, auth, signal });
-    } catch (error) {
-      if (!(error instanceof GatewayError) || error.status !== 401 || !backend.reauth) throw error;
-      this.deps.log.info("upstream answered 401; refreshing the token once", { credential: credential.id });
-      return await run({ backend, model, auth: await backend.reauth(credential, signal), signal });
-    }
-  }
-
-  private report(backend: Backend, credential: PoolMember, model: string, error: GatewayError): void {
-    backend.pool.report(credential.id, {
-      kind: "failure", model, status: error.status, scope: error.scope, message: error.message,
-      code: error.code, reason: error.reason, retryAfterMs: error.retryAfterMs, resetAt: error.resetAt, helpUrl: error.helpUrl,
-    }, this.now());
+  private advance(): void {
+    this.index++;
+    this.tried = new Set();
   }
 }
 
-function callOf(attempt: Attempt, input: ExecuteRequest): UpstreamCall {
-  return { model: attempt.model, request: input.request, auth: attempt.auth, signal: attempt.signal };
+function describe(decision: Decision): string {
+  return decision.action === "next_credential" && decision.pauseMs > 0 ? `next_credential after ${decision.pauseMs} ms` : decision.action;
 }
 
 function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   if ((error as Error)?.name === "AbortError") {
-    return new GatewayError({ status: 499, code: "client_closed", message: "the client closed the request", scope: "request", retryable: false });
+    return new GatewayError({ status: 499, code: "client_closed", kind: "request", message: "the client closed the request" });
   }
-  return new GatewayError({ status: 500, message: (error as Error)?.message ?? String(error), scope: "transient", retryable: true });
+  return new GatewayError({ status: 500, kind: "transient", message: (error as Error)?.message ?? String(error) });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

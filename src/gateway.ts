@@ -1,6 +1,6 @@
 // Wiring: config → credentials, state, pool, upstream, executor, HTTP app; start and stop.
 // Shared by main.ts and the end-to-end tests, so both run exactly the same gateway.
-import { passwords, splitBindAddress, type Config } from "./config.ts";
+import { ConfigError, passwords, splitBindAddress, type Config } from "./config.ts";
 import { Executor } from "./executor.ts";
 import { createApp, type App } from "./http/app.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -13,6 +13,7 @@ import { OpenAICompatUpstream } from "./upstreams/openai-compat.ts";
 import { HealthChecker } from "./health-check.ts";
 import { TokenSource } from "./pool/oauth.ts";
 import { Pool } from "./pool/pool.ts";
+import { isBlocked, type CredentialState } from "./pool/transitions.ts";
 import { StateStore } from "./pool/state.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
@@ -27,14 +28,9 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
-  app: App;
-  /** The Code Assist (OAuth files) pool. */
-  pool: Pool<Credential>;
   store: StateStore;
   /** Every upstream with its pool: `jellycli check` probes them all. */
   backends: readonly Backend[];
-  healthChecker: HealthChecker;
-  watcher: CredentialWatcher;
   /** Listens on config.bind_address (port 0 picks a free port); returns the base URL. */
   listen(): string;
   /** Stops accepting requests and writes pending state. */
@@ -60,7 +56,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     onWarning: (message) => log.warn(message),
   });
   const states = await store.load();
-  const poolOptions = { callsPerRotation: config.calls_per_rotation, onChange: () => store.markDirty() };
+  const poolOptions = {
+    callsPerRotation: config.calls_per_rotation,
+    onChange: () => store.markDirty(),
+    onStatusChange: (id: string, before: CredentialState, after: CredentialState) => {
+      // A credential that needs a person is the operator's business: WARN, with the reason and the fix.
+      const fields = { credential: id, from: before.status, to: after.status, reason: after.disabled_reason, url: after.disabled_url };
+      if (isBlocked(after)) log.warn("credential set aside", fields);
+      else log.info("credential status changed", fields);
+    },
+  };
   // Every pool shares one state map, so one creds_state.toml holds them all (ids never collide:
   // file names for OAuth, `<pool>:<fingerprint>` for keys).
   const pool = new Pool<Credential>(credentials, states, poolOptions);
@@ -124,22 +129,28 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   return {
-    app, pool, store, healthChecker, watcher,
+    store,
     backends: [...backends.values()],
     listen() {
       watcher.start(config.credentials_poll_s * 1000);
       healthChecker.start();
       const { hostname, port } = splitBindAddress(config.bind_address);
-      server = Bun.serve({
-        hostname,
-        port,
-        fetch: withRequestLog(app.fetch, { mode: config.log_requests, dir: config.log_dir, log }),
-        // Streams and long non-streamed answers must not be cut by Bun's 10 s default; the
-        // upstream idle timeout and SSE keep-alives bound silence instead.
-        idleTimeout: 0,
-        // A backstop well above our own limit, so our check answers 413 in the client's format.
-        maxRequestBodySize: config.max_body_bytes * 2 + 65536,
-      });
+      try {
+        server = Bun.serve({
+          hostname,
+          port,
+          fetch: withRequestLog(app.fetch, { mode: config.log_requests, dir: config.log_dir, log }),
+          // Streams and long non-streamed answers must not be cut by Bun's 10 s default; the
+          // upstream idle timeout and SSE keep-alives bound silence instead.
+          idleTimeout: 0,
+          // A backstop well above our own limit, so our check answers 413 in the client's format.
+          maxRequestBodySize: config.max_body_bytes * 2 + 65536,
+        });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const why = code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : (error as Error).message;
+        throw new ConfigError(`cannot listen on ${config.bind_address}: ${why} (set bind_address, e.g. --bind-address 127.0.0.1:7879)`);
+      }
       return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
     },
     async stop() {

@@ -5,7 +5,7 @@ import type { Backend } from "./backends.ts";
 import { GatewayError } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import type { PoolMember } from "./pool/pool.ts";
-import type { Outcome } from "./pool/transitions.ts";
+import { outcomeOf, type Outcome } from "./pool/transitions.ts";
 
 /** Probes one credential of `backend` and records what it learned in its pool. */
 export async function probeCredential(backend: Backend, member: PoolMember, now: () => number, signal?: AbortSignal): Promise<Outcome> {
@@ -19,13 +19,9 @@ async function probe(backend: Backend, member: PoolMember, signal?: AbortSignal)
     return { kind: "probe_ok", ...(await backend.probe(member, signal)) };
   } catch (error) {
     if (!(error instanceof GatewayError)) return { kind: "probe_failed", message: (error as Error)?.message ?? String(error) };
-    // What only a person can fix, or credentials the upstream refuses, is recorded as such.
-    if (error.status === 401 || error.status === 403 || error.reason === "invalid_grant") {
-      return {
-        kind: "failure", model: "*", status: error.status, scope: "credential", message: error.message,
-        code: error.code, reason: error.reason, helpUrl: error.helpUrl,
-      };
-    }
+    // What only a person can fix, or credentials the upstream refuses, is recorded as such;
+    // anything else (a network error, a 5xx, a rate limit) only makes the credential suspected.
+    if (error.kind === "auth" || error.kind === "needs_person" || error.kind === "permission") return outcomeOf(error, "");
     return { kind: "probe_failed", message: error.message };
   }
 }

@@ -81,23 +81,34 @@ export interface GenerateContentResponse {
 export interface CountTokensResponse { totalTokens: number; [key: string]: unknown }
 
 /**
- * Who is to blame, which decides what the executor does with the credential that saw it:
- * `request` — the client's input; the credential is fine. `credential` — this account (auth,
- * quota, permission). `transient` — the network or the upstream's health; try elsewhere.
+ * What an error means for the credential that saw it — decided once, where the error is parsed
+ * (upstreams/upstream-error.ts), and turned into a pool state change in one place
+ * (pool/transitions.ts `outcomeOf` + `applyOutcome`):
+ * - `request`: the client's input (400, unknown model …); the credential is fine, nothing is retried.
+ * - `rate_limit`: this credential is throttled for this model for a short while (429 + RetryInfo).
+ * - `quota`: this credential's quota for this model is gone until a reset time (429, long).
+ * - `capacity`: the model is overloaded for everyone; nobody is penalised.
+ * - `auth`: the upstream refuses this credential's token or key (401, invalid_grant).
+ * - `needs_person`: only a person can fix the account (verification, ToS, licence, API disabled).
+ * - `permission`: another 403; the credential rests for a while.
+ * - `transient`: 5xx, network errors, timeouts, unreadable answers; try elsewhere.
  */
-export type ErrorScope = "request" | "credential" | "transient";
+export type ErrorKind = "request" | "rate_limit" | "quota" | "capacity" | "auth" | "needs_person" | "permission" | "transient";
+
+/** No upstream-named wait or reset time is believed beyond this (a bogus `1e300s` must not break the pool). */
+export const MAX_DELAY_MS = 7 * 24 * 3_600_000;
 
 export interface GatewayErrorInit {
   status: number;
   code?: string | null;
   message: string;
-  scope?: ErrorScope;
-  retryable?: boolean;
+  /** Defaults to `transient` for 5xx, `request` otherwise. */
+  kind?: ErrorKind;
   /** Upstream-named wait before trying again (429 RetryInfo, Retry-After). */
   retryAfterMs?: number;
   /** Request field the error is about (OpenAI `param`). */
   param?: string | null;
-  /** The upstream's own status word (RESOURCE_EXHAUSTED, invalid_grant …), for classification. */
+  /** The upstream's own status word (RESOURCE_EXHAUSTED, invalid_grant …), for messages and state. */
   reason?: string;
   /** When a quota comes back (epoch ms), if the upstream said so. */
   resetAt?: number;
@@ -108,8 +119,7 @@ export interface GatewayErrorInit {
 export class GatewayError extends Error {
   readonly status: number;
   readonly code: string | null;
-  readonly scope: ErrorScope;
-  readonly retryable: boolean;
+  readonly kind: ErrorKind;
   readonly retryAfterMs?: number;
   readonly param: string | null;
   readonly reason?: string;
@@ -121,8 +131,7 @@ export class GatewayError extends Error {
     this.name = "GatewayError";
     this.status = init.status;
     this.code = init.code ?? null;
-    this.scope = init.scope ?? (init.status >= 500 ? "transient" : "request");
-    this.retryable = init.retryable ?? (init.status === 429 || init.status >= 500);
+    this.kind = init.kind ?? (init.status >= 500 ? "transient" : "request");
     this.retryAfterMs = init.retryAfterMs;
     this.param = init.param ?? null;
     this.reason = init.reason;
@@ -131,6 +140,6 @@ export class GatewayError extends Error {
   }
 
   static invalidRequest(message: string, param: string | null = null): GatewayError {
-    return new GatewayError({ status: 400, message, param, scope: "request", retryable: false });
+    return new GatewayError({ status: 400, message, param, kind: "request" });
   }
 }

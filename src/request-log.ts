@@ -2,10 +2,13 @@
 // credential id — a fingerprint, never a secret —, duration, tokens). `full`: additionally the four
 // stages of a request (client request, upstream request, upstream response, client response)
 // written as one JSON file per request id under log_dir, with base64 media and secrets redacted.
-// A trace follows each request through AsyncLocalStorage, so deep layers can annotate it.
+// A trace follows each request through AsyncLocalStorage inside the HTTP layer only: the routes
+// record what the executor says it used (`recordServed`), and the upstream exchange reaches the
+// trace through the CallObserver the route hands down (`observerFor`).
 import { AsyncLocalStorage } from "node:async_hooks";
 import { join } from "node:path";
 import type { Logger } from "./log.ts";
+import type { CallObserver } from "./upstreams/types.ts";
 
 export type RequestLogMode = "off" | "summary" | "full";
 
@@ -22,6 +25,8 @@ export interface RequestTrace {
   clientRequest?: unknown;
   upstreamRequest?: string;
   upstreamResponse?: string;
+  /** Streamed answers: resolves when the last byte went out (or the client left). */
+  streamEnd?: Promise<void>;
 }
 
 const traces = new AsyncLocalStorage<RequestTrace>();
@@ -29,6 +34,30 @@ const traces = new AsyncLocalStorage<RequestTrace>();
 /** The trace of the request being served, if request logging is on. */
 export function currentTrace(): RequestTrace | undefined {
   return traces.getStore();
+}
+
+/** What the executor says served the request: backend and credential id (never a secret). */
+export function recordServed(trace: RequestTrace | undefined, served: { backend: string; credential: string }): void {
+  if (!trace) return;
+  trace.backend = served.backend;
+  trace.credential = served.credential;
+}
+
+/** Full mode keeps the upstream request and answer. */
+export function observerFor(trace: RequestTrace | undefined): CallObserver | undefined {
+  if (!trace?.full) return undefined;
+  return {
+    request: (body) => { trace.upstreamRequest = body; },
+    response: (text) => { trace.upstreamResponse = text; },
+  };
+}
+
+/** A streamed answer is logged when it ends: call the returned function then. */
+export function streamEnded(trace: RequestTrace | undefined): (() => void) | undefined {
+  if (!trace) return undefined;
+  let resolve!: () => void;
+  trace.streamEnd = new Promise<void>((done) => { resolve = done; });
+  return resolve;
 }
 
 export interface RequestLogOptions {
@@ -49,7 +78,8 @@ export function withRequestLog(handler: (request: Request) => Response | Promise
       credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens, id: trace.id,
     });
     if (!trace.full) {
-      summary();
+      if (trace.streamEnd) void trace.streamEnd.then(summary);
+      else summary();
       return response;
     }
     // Full mode: copy the answer as it streams by, and write everything once it is done.

@@ -122,7 +122,7 @@ describe("accounts that need a person", () => {
 });
 
 describe("hot reload", () => {
-  test("files added, removed and replaced take effect without a restart; state is kept by file name", async () => {
+  test("files added, removed and replaced take effect without a restart; a new login in a file starts clean", async () => {
     addReadyAccount(harness.mock, harness.workspace, "a");
     const gateway = await start({ credentials_poll_s: 0.1 });
     expect((await ask(gateway)).status).toBe(200);
@@ -147,7 +147,7 @@ describe("hot reload", () => {
     await (await ask(gateway)).text();
     expect(accounts().at(-1)).toBe("c");
     const report = (await health(gateway)).details.find((entry: any) => entry.file === "b.json");
-    expect(report.success_count).toBe(4); // 1 + 2 as account b, 1 as account c: same file, same entry
+    expect(report.success_count).toBe(1); // a new login in the same file starts clean: only the call as account c
   });
 });
 

@@ -9,6 +9,7 @@ import { hubResponseToOpenAI } from "../src/formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../src/formats/openai/stream.ts";
 import type { ReasoningField, TranslateContext } from "../src/formats/openai/types.ts";
 import type { RequestOptions } from "../src/formats/openai/request.ts";
+import { applyVariant } from "../src/formats/variant.ts";
 import { parseModelName } from "../src/models.ts";
 import { geminiCountTokensToHub, geminiRequestToHub } from "../src/formats/gemini/request.ts";
 import { hubRequestToOpenAI } from "../src/formats/openai/upstream/request.ts";
@@ -39,7 +40,7 @@ function upstreamContext(fixture: { tool_names?: Record<string, string>; model?:
 function requestOptions(fixture: { input: { model: string }; options?: object; signatures?: Record<string, string> }): RequestOptions {
   const variant = parseModelName(fixture.input.model);
   return {
-    model: variant.base, search: variant.search, thinking: variant.thinking,
+    model: variant.base,
     signatureFor: (id) => fixture.signatures?.[id],
     ...fixture.options,
   };
@@ -67,7 +68,10 @@ async function run(translate: () => unknown | Promise<unknown>): Promise<unknown
 
 const translators: Record<string, (fixture: any) => Promise<unknown>> = {
   "openai-request": (fixture) => run(() => {
-    const { request, warnings } = openAIRequestToHub(fixture.input, requestOptions(fixture));
+    const options = requestOptions(fixture);
+    const { request: translated, warnings } = openAIRequestToHub(fixture.input, options);
+    // What the executor does next, whichever surface the request came from.
+    const request = applyVariant(translated, parseModelName(fixture.input.model), options.model);
     return { request, warnings };
   }),
   "openai-response": (fixture) => run(() => hubResponseToOpenAI(fixture.input, context(fixture))),

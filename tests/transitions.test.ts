@@ -1,25 +1,20 @@
 // Every pool rule as a row: state before, outcome, fixed clock → state after
 // (docs/codeassist-protocol.md §8–9 and the classification list of the pool issue).
 import { describe, expect, test } from "bun:test";
+import { GatewayError, MAX_DELAY_MS, type GatewayErrorInit } from "../src/hub.ts";
 import {
-  ALL_MODELS, applyOutcome, cooldownUntil, DEFAULT_QUOTA_COOLDOWN_MS, DEFAULT_RATE_LIMIT_COOLDOWN_MS, emptyState, isUsable,
-  PERMISSION_COOLDOWN_MS, type CredentialState, type Failure, type Outcome,
+  applyOutcome, cooldownUntil, DEFAULT_QUOTA_COOLDOWN_MS, DEFAULT_RATE_LIMIT_COOLDOWN_MS, emptyState, isUsable, outcomeOf,
+  PERMISSION_COOLDOWN_MS, restUntil, type CredentialState, type Outcome,
 } from "../src/pool/transitions.ts";
-import { parseGoogleError } from "../src/upstreams/upstream-error.ts";
+import { parseGoogleError, parseTokenError } from "../src/upstreams/upstream-error.ts";
 
 const NOW = Date.parse("2026-11-23T10:00:00Z");
 const model = "gemini-2.5-pro";
-const failure = (status: number, scope: Failure["scope"], extra: Partial<Failure> = {}): Outcome =>
-  ({ kind: "failure", model, status, scope, message: `failed ${status}`, ...extra });
+const failure = (status: number, kind: GatewayErrorInit["kind"], extra: Partial<GatewayErrorInit> = {}): Outcome =>
+  outcomeOf(new GatewayError({ status, kind, message: `failed ${status}`, ...extra }), model);
 
-/** The outcome the executor reports for a real Google error body. */
-function fromGoogle(status: number, body: unknown): Outcome {
-  const error = parseGoogleError(status, JSON.stringify(body));
-  return {
-    kind: "failure", model, status: error.status, scope: error.scope, message: error.message, code: error.code,
-    reason: error.reason, retryAfterMs: error.retryAfterMs, resetAt: error.resetAt, helpUrl: error.helpUrl,
-  };
-}
+/** The outcome the executor reports for a real Google error body: the same outcomeOf it uses. */
+const fromGoogle = (status: number, body: unknown): Outcome => outcomeOf(parseGoogleError(status, JSON.stringify(body)), model);
 const errorInfo = (reason: string, metadata: Record<string, string> = {}, domain = "cloudcode-pa.googleapis.com") =>
   ({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason, domain, metadata });
 const retryInfo = (delay: string) => ({ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: delay });
@@ -62,21 +57,39 @@ describe("classification: Google error → state change", () => {
     ["403 licence message (#3501 style) → disabled as SUBSCRIPTION_REQUIRED",
       fromGoogle(403, { error: { code: 403, message: "The user does not have a valid Gemini Code Assist license.", status: "PERMISSION_DENIED" } }),
       { status: "disabled", disabled_reason: expect.stringMatching(/^SUBSCRIPTION_REQUIRED/) as never }],
-    ["403 without a known reason → every model rests for 10 minutes",
+    ["403 without a known reason → every model pauses for 10 minutes",
       fromGoogle(403, { error: { code: 403, message: "The caller does not have permission", status: "PERMISSION_DENIED" } }),
-      { status: "active", model_cooldowns: { [ALL_MODELS]: NOW + PERMISSION_COOLDOWN_MS } }],
+      { status: "active", paused_until: NOW + PERMISSION_COOLDOWN_MS, model_cooldowns: {} }],
     ["401 (after the one refresh-and-retry) → invalid",
-      failure(401, "credential", { message: "Request had invalid authentication credentials." }),
+      fromGoogle(401, { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } }),
       { status: "invalid", disabled_reason: expect.stringContaining("401") as never }],
-    ["invalid_grant on refresh → invalid",
-      failure(401, "credential", { reason: "invalid_grant" }),
+    ["invalid_grant from the token endpoint → invalid",
+      outcomeOf(parseTokenError(400, JSON.stringify({ error: "invalid_grant", error_description: "Token has been expired or revoked." })), model),
       { status: "invalid", disabled_reason: expect.stringContaining("invalid_grant") as never }],
-    ["5xx → one second of rest, streak 1",
+    ["invalid_client from the token endpoint → invalid",
+      outcomeOf(parseTokenError(401, JSON.stringify({ error: "invalid_client", error_description: "The OAuth client was not found." })), model),
+      { status: "invalid" }],
+    ["429 from the token endpoint → only a rest, never invalid",
+      outcomeOf(parseTokenError(429, JSON.stringify({ error: "rate_limit_exceeded" })), model),
+      { status: "active", failure_streak: 1, rest_until: NOW + 1000 }],
+    ["503 from the token endpoint → only a rest",
+      outcomeOf(parseTokenError(503, "<html>unavailable</html>"), model),
+      { status: "active", failure_streak: 1, rest_until: NOW + 1000 }],
+    ["5xx → one second of rest, streak 1; no model cools",
       fromGoogle(500, { error: { code: 500, message: "Internal error encountered.", status: "INTERNAL" } }),
-      { failure_streak: 1, model_cooldowns: { [ALL_MODELS]: NOW + 1000 } }],
-    ["network failure → transient backoff too",
+      { failure_streak: 1, rest_until: NOW + 1000, model_cooldowns: {} }],
+    ["network failure → transient rest too",
       failure(502, "transient", { code: "upstream_unreachable" }),
-      { failure_streak: 1, model_cooldowns: { [ALL_MODELS]: NOW + 1000 } }],
+      { failure_streak: 1, rest_until: NOW + 1000 }],
+    ["Code Assist's rate limit, worded as 'exhausted your capacity' → this account cools for the RetryInfo delay (§8.3)",
+      fromGoogle(429, { error: { code: 429, message: "You have exhausted your capacity on this model. Your quota will reset after 30s.", status: "RESOURCE_EXHAUSTED", details: [errorInfo("RATE_LIMIT_EXCEEDED", { model, quotaResetDelay: "30s" }), retryInfo("30s")] } }),
+      { error_count: 1, model_cooldowns: { [model]: NOW + 30_000 } }],
+    ["the same rate limit with a one-hour delay → a terminal quota: cools for the hour",
+      fromGoogle(429, { error: { code: 429, message: "You have exhausted your capacity on this model. Your quota will reset after 3600s.", status: "RESOURCE_EXHAUSTED", details: [errorInfo("RATE_LIMIT_EXCEEDED"), retryInfo("3600s")] } }),
+      { model_cooldowns: { [model]: NOW + 3_600_000 } }],
+    ["an absurd retryDelay (1e23 s) is clamped to 7 days",
+      fromGoogle(429, { error: { code: 429, message: "later", status: "RESOURCE_EXHAUSTED", details: [retryInfo("99999999999999999999999s")] } }),
+      { model_cooldowns: { [model]: NOW + MAX_DELAY_MS } }],
     ["400 → request-scoped: nothing changes",
       fromGoogle(400, { error: { code: 400, message: "Invalid JSON payload received.", status: "INVALID_ARGUMENT" } }),
       { error_count: 0, status: "active", model_cooldowns: {} }],
@@ -103,15 +116,16 @@ describe("streaks, recovery and health checks", () => {
     const rests: number[] = [];
     for (let failureNumber = 0; failureNumber < 9; failureNumber++) {
       state = applyOutcome(state, failure(503, "transient"), NOW);
-      rests.push(state.model_cooldowns[ALL_MODELS]! - NOW);
+      rests.push(restUntil(state, NOW) - NOW);
     }
     expect(rests).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
   });
 
   test("a success resets the streak, clears the backoff and that model's cooldown, keeps others", () => {
-    const state: CredentialState = { ...emptyState(), failure_streak: 4, model_cooldowns: { [ALL_MODELS]: NOW + 5, [model]: NOW + 5000, other: NOW + 5000 } };
+    const state: CredentialState = { ...emptyState(), failure_streak: 4, rest_until: NOW + 5, model_cooldowns: { [model]: NOW + 5000, other: NOW + 5000 } };
     const after = applyOutcome(state, { kind: "success", model }, NOW);
     expect(after).toMatchObject({ failure_streak: 0, success_count: 1, last_success_at: NOW, model_cooldowns: { other: NOW + 5000 } });
+    expect(after.rest_until).toBeUndefined();
   });
 
   test("a failed health check makes an active credential suspected; it still serves; a success makes it active", () => {
@@ -138,13 +152,15 @@ describe("streaks, recovery and health checks", () => {
 });
 
 describe("usability", () => {
-  test("model cooldowns, ALL_MODELS rests and blocked statuses", () => {
+  test("model cooldowns, all-model pauses, rests and blocked statuses", () => {
     const cooling = { ...emptyState(), model_cooldowns: { [model]: NOW + 1000 } };
     expect(isUsable(cooling, model, NOW)).toBe(false);
     expect(isUsable(cooling, "gemini-2.5-flash", NOW)).toBe(true);
     expect(isUsable(cooling, model, NOW + 1000)).toBe(true);
     expect(cooldownUntil(cooling, model, NOW)).toBe(NOW + 1000);
-    expect(isUsable({ ...emptyState(), model_cooldowns: { [ALL_MODELS]: NOW + 1000 } }, "anything", NOW)).toBe(false);
+    expect(isUsable({ ...emptyState(), paused_until: NOW + 1000 }, "anything", NOW)).toBe(false);
+    // A transient rest lowers priority in the pool; it never makes a credential unusable.
+    expect(isUsable({ ...emptyState(), rest_until: NOW + 1000 }, model, NOW)).toBe(true);
     expect(isUsable({ ...emptyState(), status: "disabled" }, model, NOW)).toBe(false);
     expect(isUsable({ ...emptyState(), status: "invalid" }, model, NOW)).toBe(false);
     expect(isUsable({ ...emptyState(), status: "suspected" }, model, NOW)).toBe(true);

@@ -12,9 +12,9 @@ const rateLimit = {
 };
 
 describe("parseGoogleError", () => {
-  test("a 429 with RetryInfo: credential-scoped, retryable, with the delay", () => {
+  test("a 429 with RetryInfo: a rate limit of this credential, with the delay", () => {
     const error = parseGoogleError(429, JSON.stringify(rateLimit));
-    expect(error).toMatchObject({ status: 429, scope: "credential", retryable: true, retryAfterMs: 540, reason: "RATE_LIMIT_EXCEEDED", code: "rate_limit_exceeded", message: "You have exhausted your quota." });
+    expect(error).toMatchObject({ status: 429, kind: "rate_limit", retryAfterMs: 540, reason: "RATE_LIMIT_EXCEEDED", code: "rate_limit_exceeded", message: "You have exhausted your quota." });
   });
 
   test("the one-element array a stream sends before starting is unwrapped", () => {
@@ -23,14 +23,14 @@ describe("parseGoogleError", () => {
     expect(error.retryAfterMs).toBe(540);
   });
 
-  test("capacity exhaustion is transient: the model is busy, the account is fine", () => {
+  test("capacity exhaustion: the model is busy, the account is fine", () => {
     const error = parseGoogleError(429, JSON.stringify({ error: { code: 429, message: "No capacity available for model gemini-2.5-pro", status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "MODEL_CAPACITY_EXHAUSTED" }] } }));
-    expect(error.scope).toBe("transient");
+    expect(error.kind).toBe("capacity");
   });
 
   test("400 is request-scoped and not retryable; 404 is model_not_found", () => {
-    expect(parseGoogleError(400, JSON.stringify({ error: { code: 400, message: "bad", status: "INVALID_ARGUMENT" } }))).toMatchObject({ scope: "request", retryable: false, code: null });
-    expect(parseGoogleError(404, JSON.stringify({ error: { code: 404, message: "nf", status: "NOT_FOUND" } }))).toMatchObject({ scope: "request", code: "model_not_found" });
+    expect(parseGoogleError(400, JSON.stringify({ error: { code: 400, message: "bad", status: "INVALID_ARGUMENT" } }))).toMatchObject({ kind: "request", code: null });
+    expect(parseGoogleError(404, JSON.stringify({ error: { code: 404, message: "nf", status: "NOT_FOUND" } }))).toMatchObject({ kind: "request", code: "model_not_found" });
   });
 
   test("context overflow becomes context_length_exceeded with the limit in the message", () => {
@@ -50,7 +50,7 @@ describe("parseGoogleError", () => {
     expect(parseGoogleError(502, "<html>Bad Gateway</html>").message).toBe("upstream returned HTTP 502: <html>Bad Gateway</html>");
     expect(parseGoogleError(503, "").message).toBe("upstream returned HTTP 503");
     expect(parseGoogleError(503, "", new Headers({ "retry-after": "12" })).retryAfterMs).toBe(12_000);
-    expect(parseGoogleError(500, "")).toMatchObject({ scope: "transient", retryable: true });
+    expect(parseGoogleError(500, "")).toMatchObject({ kind: "transient" });
   });
 });
 

@@ -45,12 +45,12 @@ export function clientAuth(passwords: readonly string[]) {
       const candidates = presented(token, headers, request.url);
       if (candidates.length === 0) {
         throw new GatewayError({
-          status: 401, code: "missing_api_key", scope: "request", retryable: false,
+          status: 401, code: "missing_api_key",
           message: "Missing password: send it as `Authorization: Bearer <password>` (or `x-goog-api-key` / `?key=` for Gemini clients).",
         });
       }
       if (!candidates.some(matches)) {
-        throw new GatewayError({ status: 401, code: "invalid_api_key", message: "Incorrect password provided.", scope: "request", retryable: false });
+        throw new GatewayError({ status: 401, code: "invalid_api_key", message: "Incorrect password provided." });
       }
     });
 }

@@ -37,11 +37,6 @@ export function toGoogleErrorBody(error: GatewayError) {
   return { error: { code: error.status, message: error.message, status, ...(details.length > 0 ? { details } : {}) } };
 }
 
-/** Whatever broke a stream after its first byte, as the error the client will read in-band. */
-export function streamFailure(error: unknown): GatewayError {
-  return error instanceof GatewayError ? error : new GatewayError({ status: 500, message: "internal error while streaming" });
-}
-
 export function errorResponse(error: GatewayError, surface: Surface, extraHeaders: Record<string, string> = {}): Response {
   const headers: Record<string, string> = { "content-type": "application/json", ...extraHeaders };
   if (error.retryAfterMs !== undefined) {

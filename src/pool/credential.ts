@@ -17,9 +17,13 @@ export interface ApiKeyCredential {
   readonly projectId?: undefined;
 }
 
+function fingerprintOf(secret: string): string {
+  return new Bun.CryptoHasher("sha256").update(secret).digest("hex").slice(0, 12);
+}
+
 export function apiKeyCredentials(pool: string, keys: readonly string[]): ApiKeyCredential[] {
   const unique = [...new Set(keys.map((key) => key.trim()).filter(Boolean))];
-  return unique.map((apiKey) => ({ id: `${pool}:${new Bun.CryptoHasher("sha256").update(apiKey).digest("hex").slice(0, 8)}`, apiKey }));
+  return unique.map((apiKey) => ({ id: `${pool}:${fingerprintOf(apiKey).slice(0, 8)}`, apiKey }));
 }
 
 export interface Credential {
@@ -31,6 +35,8 @@ export interface Credential {
   readonly clientSecret: string;
   readonly refreshToken: string;
   readonly projectId?: string;
+  /** First 12 hex of the refresh token's SHA-256: tells a new login in the same file apart. */
+  readonly fingerprint: string;
   accessToken?: string;
   /** Epoch ms; undefined means unknown (refresh before use). */
   expiresAt?: number;
@@ -86,7 +92,7 @@ export function parseCredential(id: string, path: string, text: string): Credent
       return '"expiry_date" must be a number (epoch milliseconds)';
     }
     return {
-      id, path, raw: file, format: "gemini-cli",
+      id, path, raw: file, format: "gemini-cli", fingerprint: fingerprintOf(refreshToken),
       clientId: GEMINI_CLI_CLIENT_ID, clientSecret: GEMINI_CLI_CLIENT_SECRET,
       refreshToken, accessToken, expiresAt: expiry as number | undefined,
     };
@@ -102,7 +108,7 @@ export function parseCredential(id: string, path: string, text: string): Credent
   }
   const projectId = typeof file.project_id === "string" && file.project_id !== "" ? file.project_id : undefined;
   return {
-    id, path, raw: file, format: "jellycli",
+    id, path, raw: file, format: "jellycli", fingerprint: fingerprintOf(refreshToken),
     clientId: file.client_id as string, clientSecret: file.client_secret as string,
     refreshToken, accessToken, expiresAt, projectId,
   };

@@ -1,7 +1,7 @@
 // OAuth access tokens for pool credentials: refreshed at the token endpoint when they expire
 // within five minutes (google-auth-library's eager threshold), single-flight per credential, and
 // written back to the credential's own file.
-import { GatewayError } from "../hub.ts";
+import { networkError, parseTokenError } from "../upstreams/upstream-error.ts";
 import { renderRefreshed, saveCredentialFile, type Credential, type FreshToken } from "./credential.ts";
 
 export const EAGER_REFRESH_MS = 5 * 60 * 1000;
@@ -48,6 +48,7 @@ export class TokenSource {
       grant_type: "refresh_token",
     });
     let response: Response;
+    let text: string;
     try {
       response = await this.fetch(this.options.tokenUrl, {
         method: "POST",
@@ -55,23 +56,15 @@ export class TokenSource {
         body,
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
       });
+      text = await response.text();
     } catch (error) {
-      throw new GatewayError({ status: 502, message: `token refresh failed: ${(error as Error).message}`, scope: "transient" });
+      throw networkError(error, "token refresh");
     }
-    const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!response.ok || typeof payload.access_token !== "string") {
-      const code = typeof payload.error === "string" ? payload.error : `http_${response.status}`;
-      const description = typeof payload.error_description === "string" ? `: ${payload.error_description}` : "";
-      const invalidGrant = code === "invalid_grant";
-      throw new GatewayError({
-        status: invalidGrant ? 401 : response.status >= 500 ? 502 : 401,
-        code,
-        reason: code,
-        message: `token refresh rejected (${code}${description})`,
-        scope: invalidGrant || response.status < 500 ? "credential" : "transient",
-        retryable: true,
-      });
-    }
+    let payload: Record<string, unknown> = {};
+    try {
+      payload = JSON.parse(text);
+    } catch { /* judged below */ }
+    if (!response.ok || typeof payload?.access_token !== "string") throw parseTokenError(response.status, text);
     const { access_token, expires_in, refresh_token: _ignored, ...extra } = payload;
     const lifetimeSeconds = typeof expires_in === "number" ? expires_in : 3600;
     const token: FreshToken = { accessToken: access_token as string, expiresAt: this.now() + lifetimeSeconds * 1000, extra };

@@ -7,9 +7,11 @@ export interface PoolMember {
   /** Stable and not secret: the file name, or a key's short fingerprint. Keys the state file. */
   readonly id: string;
   readonly projectId?: string;
+  /** A short hash of what makes this credential (its refresh token): a new login is a new credential. */
+  readonly fingerprint?: string;
 }
 import {
-  ALL_MODELS, applyOutcome, cooldownUntil, emptyState, isBlocked, isUsable, nextReset,
+  applyOutcome, cooldownUntil, emptyState, isBlocked, isUsable, nextReset, restUntil, withoutUndefined,
   type CredentialState, type CredentialStatus, type Outcome,
 } from "./transitions.ts";
 
@@ -17,6 +19,8 @@ export interface PoolOptions {
   callsPerRotation: number;
   /** Called after every state change; the store coalesces writes. */
   onChange?: () => void;
+  /** Called when a credential's status changes (active, suspected, disabled, invalid). */
+  onStatusChange?: (id: string, before: CredentialState, after: CredentialState) => void;
 }
 
 export interface PoolSummary {
@@ -37,6 +41,8 @@ export interface CredentialReport {
   status: CredentialStatus;
   cooling: Record<string, string>;
   next_reset?: string;
+  /** Resting after transient failures until then (still used when nothing else can serve). */
+  resting_until?: string;
   reason?: string;
   url?: string;
   project?: string;
@@ -56,11 +62,21 @@ export class Pool<T extends PoolMember = PoolMember> {
   constructor(credentials: T[], states: Map<string, CredentialState>, private readonly options: PoolOptions) {
     this.credentials = sortById(credentials);
     this.states = states;
-    for (const credential of this.credentials) if (!this.states.has(credential.id)) this.states.set(credential.id, emptyState());
+    this.adopt();
   }
 
-  get size(): number {
-    return this.credentials.length;
+  /**
+   * Gives every credential a state. A file that now holds another login (its refresh token changed,
+   * while jellycli ran or while it was stopped) starts clean: the old errors were another token's.
+   */
+  private adopt(): void {
+    for (const credential of this.credentials) {
+      const state = this.states.get(credential.id);
+      if (state && (!credential.fingerprint || state.token_fingerprint === credential.fingerprint)) continue;
+      const fresh = !state || (state.token_fingerprint !== undefined && state.token_fingerprint !== credential.fingerprint);
+      this.states.set(credential.id, withoutUndefined({ ...(fresh ? emptyState() : state!), token_fingerprint: credential.fingerprint }));
+      if (state) this.options.onChange?.();
+    }
   }
 
   all(): readonly T[] {
@@ -71,19 +87,24 @@ export class Pool<T extends PoolMember = PoolMember> {
   replaceCredentials(credentials: T[]): void {
     const current = this.credentials[this.cursor % Math.max(1, this.credentials.length)]?.id;
     this.credentials = sortById(credentials);
-    for (const credential of this.credentials) if (!this.states.has(credential.id)) this.states.set(credential.id, emptyState());
+    this.adopt();
     const index = this.credentials.findIndex((credential) => credential.id === current);
     this.cursor = Math.max(0, index);
     if (index < 0) this.callsOnCursor = 0;
   }
 
-  /** The next credential for `model`, skipping unusable ones and those in `exclude`. */
+  /**
+   * The next credential for `model`, skipping unusable ones and those in `exclude`. Credentials
+   * resting after transient failures come last: when only resting ones are left, the one whose
+   * rest ends first serves rather than nobody.
+   */
   pick(model: string, now: number, exclude: ReadonlySet<string> = new Set()): T | undefined {
     const count = this.credentials.length;
     if (count === 0) return undefined;
     const eligible = (credential: T) => !exclude.has(credential.id) && isUsable(this.state(credential.id), model, now);
+    const rested = (credential: T) => eligible(credential) && restUntil(this.state(credential.id), now) === 0;
     const current = this.credentials[this.cursor % count]!;
-    if (this.callsOnCursor > 0 && this.callsOnCursor < this.options.callsPerRotation && eligible(current)) {
+    if (this.callsOnCursor > 0 && this.callsOnCursor < this.options.callsPerRotation && rested(current)) {
       this.callsOnCursor++;
       return current;
     }
@@ -92,13 +113,17 @@ export class Pool<T extends PoolMember = PoolMember> {
     for (let step = start; step < count + start; step++) {
       const index = (this.cursor + step) % count;
       const candidate = this.credentials[index]!;
-      if (eligible(candidate)) {
+      if (rested(candidate)) {
         this.cursor = index;
         this.callsOnCursor = 1;
         return candidate;
       }
     }
-    return undefined;
+    let soonest: T | undefined;
+    for (const candidate of this.credentials) {
+      if (eligible(candidate) && (!soonest || restUntil(this.state(candidate.id), now) < restUntil(this.state(soonest.id), now))) soonest = candidate;
+    }
+    return soonest;
   }
 
   /** Whether some credential could serve `model` now (for fallback decisions). */
@@ -112,6 +137,7 @@ export class Pool<T extends PoolMember = PoolMember> {
     if (after === before) return;
     this.states.set(id, after);
     this.options.onChange?.();
+    if (after.status !== before.status) this.options.onStatusChange?.(id, before, after);
   }
 
   projectOf(credential: T): string | undefined {
@@ -129,11 +155,6 @@ export class Pool<T extends PoolMember = PoolMember> {
     return this.states.get(id) ?? emptyState();
   }
 
-  /** All states, including those of files no longer present, so a write keeps them. */
-  snapshot(): Map<string, CredentialState> {
-    return this.states;
-  }
-
   /** Ts an idle health check should look at: suspected, cooling or invalid. */
   needingProbe(now: number): T[] {
     return this.credentials.filter((credential) => {
@@ -149,7 +170,7 @@ export class Pool<T extends PoolMember = PoolMember> {
       summary[state.status]++;
       if (isBlocked(state)) continue;
       if (nextReset(state, now) !== undefined) summary.cooling++;
-      if (cooldownUntil(state, ALL_MODELS, now) === 0) summary.usable++;
+      if ((state.paused_until ?? 0) <= now) summary.usable++;
     }
     return summary;
   }
@@ -158,10 +179,13 @@ export class Pool<T extends PoolMember = PoolMember> {
     return this.credentials.map((credential) => {
       const state = this.state(credential.id);
       const cooling = Object.fromEntries(Object.entries(state.model_cooldowns).filter(([, until]) => until > now).map(([model, until]) => [model, new Date(until).toISOString()]));
+      if ((state.paused_until ?? 0) > now) cooling["all models"] = new Date(state.paused_until!).toISOString();
       const reset = nextReset(state, now);
+      const resting = restUntil(state, now);
       const report: CredentialReport = {
         file: credential.id, status: state.status, cooling,
         next_reset: reset ? new Date(reset).toISOString() : undefined,
+        resting_until: resting ? new Date(resting).toISOString() : undefined,
         reason: state.disabled_reason, url: state.disabled_url,
         project: this.projectOf(credential), email: state.email, tier: state.tier,
         last_error: state.last_error, success_count: state.success_count, error_count: state.error_count,
@@ -174,7 +198,7 @@ export class Pool<T extends PoolMember = PoolMember> {
   unavailableError(model: string, now: number): GatewayError {
     if (this.credentials.length === 0) {
       return new GatewayError({
-        status: 503, code: "no_credentials", scope: "transient", retryable: false,
+        status: 503, code: "no_credentials",
         message: "No credentials are loaded. Put Google OAuth credential files (*.json: jellycli's format or Gemini CLI's oauth_creds.json) in the credentials directory; jellycli picks them up within a few seconds.",
       });
     }
@@ -185,7 +209,7 @@ export class Pool<T extends PoolMember = PoolMember> {
         return `${credential.id}: ${state.status}, ${state.disabled_reason ?? "no reason recorded"}${state.disabled_url ? ` (${state.disabled_url})` : ""}`;
       });
       return new GatewayError({
-        status: 503, code: "all_credentials_disabled", scope: "transient", retryable: false,
+        status: 503, code: "all_credentials_disabled",
         message: `No usable credential: ${reasons.join("; ")}. Fix the accounts, then set disabled = false in the state file (or replace the credential files).`,
       });
     }
@@ -193,12 +217,12 @@ export class Pool<T extends PoolMember = PoolMember> {
     if (Number.isFinite(earliest)) {
       const seconds = Math.max(1, Math.ceil((earliest - now) / 1000));
       return new GatewayError({
-        status: 429, code: "rate_limit_exceeded", scope: "transient", retryable: false, retryAfterMs: seconds * 1000,
+        status: 429, code: "rate_limit_exceeded", retryAfterMs: seconds * 1000,
         message: `Every credential is cooling down for ${model}; the earliest is usable again in ${seconds} s (${new Date(earliest).toISOString()}).`,
       });
     }
     return new GatewayError({
-      status: 503, code: "no_usable_credentials", scope: "transient", retryable: false,
+      status: 503, code: "no_usable_credentials",
       message: `No credential could serve ${model} after retries; see /health for each credential's last error.`,
     });
   }

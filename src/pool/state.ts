@@ -81,7 +81,9 @@ export function encodeState(states: Map<string, CredentialState>, now = Date.now
     };
     if (state.last_success_at !== undefined) entry.last_success_at = new Date(state.last_success_at);
     if (state.last_error_at !== undefined) entry.last_error_at = new Date(state.last_error_at);
-    for (const key of ["last_error", "disabled_reason", "disabled_url", "project_id", "email", "tier"] as const) {
+    if (state.rest_until !== undefined && state.rest_until > now) entry.rest_until = new Date(state.rest_until);
+    if (state.paused_until !== undefined && state.paused_until > now) entry.paused_until = new Date(state.paused_until);
+    for (const key of ["last_error", "disabled_reason", "disabled_url", "token_fingerprint", "project_id", "email", "tier"] as const) {
       if (state[key] !== undefined) entry[key] = state[key];
     }
     const cooldowns = Object.entries(state.model_cooldowns).filter(([, until]) => until > now);
@@ -116,13 +118,18 @@ export function decodeState(document: Record<string, unknown>): Map<string, Cred
       state.disabled_reason = text(entry.disabled_reason) ?? "disabled by hand in the state file";
       state.disabled_url = text(entry.disabled_url);
     }
+    state.rest_until = time(entry.rest_until);
+    state.paused_until = time(entry.paused_until);
+    state.token_fingerprint = text(entry.token_fingerprint);
     state.project_id = text(entry.project_id);
     state.email = text(entry.email);
     state.tier = text(entry.tier);
     if (typeof entry.model_cooldowns === "object" && entry.model_cooldowns !== null) {
       for (const [model, until] of Object.entries(entry.model_cooldowns)) {
         const at = time(until);
-        if (at !== undefined) state.model_cooldowns[model] = at;
+        // "*" was how earlier versions wrote an all-models pause.
+        if (at !== undefined && model === "*") state.paused_until = at;
+        else if (at !== undefined) state.model_cooldowns[model] = at;
       }
     }
     states.set(id, withoutUndefined(state));

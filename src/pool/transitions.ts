@@ -1,5 +1,8 @@
 // PURE: how one outcome changes one credential's state. The only place pool state changes, so
 // every rule is a row in a table test with a fixed clock (docs/codeassist-protocol.md §8–9).
+// An upstream error arrives already classified (`GatewayError.kind`, set in
+// upstreams/upstream-error.ts); `outcomeOf` + `applyOutcome` turn it into cooldowns and statuses.
+import { MAX_DELAY_MS, type GatewayError } from "../hub.ts";
 
 /**
  * `active` serves; `suspected` failed an idle health check but still serves (the next success
@@ -19,27 +22,32 @@ export interface CredentialState {
   disabled_reason?: string;
   /** Where the operator fixes it (verification link, API activation, appeal). */
   disabled_url?: string;
-  /** Consecutive transient failures; sets the length of the next backoff. */
+  /** Consecutive transient failures; sets the length of the next rest. */
   failure_streak: number;
+  /**
+   * After transient failures (5xx, network): until then the credential is tried only when no
+   * rested one can serve. A rest lowers priority; it never makes the gateway refuse a request.
+   */
+  rest_until?: number;
+  /** After a 403 without a known reason: no model is served until then. */
+  paused_until?: number;
+  /** Which login this state belongs to (a short hash of the refresh token, never the token). */
+  token_fingerprint?: string;
   project_id?: string;
   email?: string;
   tier?: string;
-  /** model name (or ALL_MODELS) → epoch ms until which this credential must not serve it. */
+  /** Model name → epoch ms until which this credential must not serve it (429s). */
   model_cooldowns: Record<string, number>;
 }
 
-/** A cooldown that applies to every model (a permission or health problem, not a quota). */
-export const ALL_MODELS = "*";
 export const DEFAULT_RATE_LIMIT_COOLDOWN_MS = 60_000;
 export const DEFAULT_QUOTA_COOLDOWN_MS = 60 * 60_000;
-/** Above this, a retry delay means "quota gone for a while", as Gemini CLI judges it. */
-export const TERMINAL_DELAY_MS = 300_000;
 export const PERMISSION_COOLDOWN_MS = 10 * 60_000;
 export const TRANSIENT_BACKOFF_BASE_MS = 1_000;
 export const TRANSIENT_BACKOFF_CAP_MS = 60_000;
 const MAX_ERROR_TEXT = 200;
 
-/** 403 reasons only a person can fix: never retried until the operator clears them. */
+/** What each reason that needs a person means, for the state file and /health. */
 const NEEDS_A_PERSON: Record<string, string> = {
   VALIDATION_REQUIRED: "Google asks this account to verify itself",
   TOS_VIOLATION: "Google suspended this account for a terms-of-service violation",
@@ -47,19 +55,14 @@ const NEEDS_A_PERSON: Record<string, string> = {
   SUBSCRIPTION_REQUIRED: "this account has no Gemini Code Assist subscription or licence",
   PROJECT_REQUIRED: "this account needs a Google Cloud project",
 };
-const LICENCE_MESSAGE = /licen[cs]e|subscription/i;
+
+/** The part of a GatewayError the pool keeps. */
+export type FailureCause = Pick<GatewayError, "kind" | "status" | "message" | "code" | "reason" | "retryAfterMs" | "resetAt" | "helpUrl">;
 
 export interface Failure {
   kind: "failure";
   model: string;
-  status: number;
-  scope: "request" | "credential" | "transient";
-  message: string;
-  code?: string | null;
-  reason?: string;
-  retryAfterMs?: number;
-  resetAt?: number;
-  helpUrl?: string;
+  error: FailureCause;
 }
 
 export type Outcome =
@@ -67,6 +70,12 @@ export type Outcome =
   | Failure
   | { kind: "probe_ok"; email?: string; tier?: string; project?: string }
   | { kind: "probe_failed"; message: string };
+
+/** The pool outcome of an upstream error seen while serving `model` (or probing, model "*"). */
+export function outcomeOf(error: GatewayError, model: string): Failure {
+  const { kind, status, message, code, reason, retryAfterMs, resetAt, helpUrl } = error;
+  return { kind: "failure", model, error: withoutUndefined({ kind, status, message, code, reason, retryAfterMs, resetAt, helpUrl }) };
+}
 
 export function emptyState(): CredentialState {
   return { status: "active", success_count: 0, error_count: 0, failure_streak: 0, model_cooldowns: {} };
@@ -79,9 +88,10 @@ export function isBlocked(state: CredentialState): boolean {
 export function applyOutcome(state: CredentialState, outcome: Outcome, now: number): CredentialState {
   switch (outcome.kind) {
     case "success": {
-      const { [outcome.model]: _cleared, [ALL_MODELS]: _backoff, ...cooldowns } = state.model_cooldowns;
+      const { [outcome.model]: _cleared, ...cooldowns } = state.model_cooldowns;
+      const { rest_until: _rest, ...rest } = state;
       return {
-        ...state,
+        ...rest,
         status: state.status === "suspected" ? "active" : state.status,
         success_count: state.success_count + 1,
         last_success_at: now,
@@ -110,51 +120,48 @@ export function applyOutcome(state: CredentialState, outcome: Outcome, now: numb
   return applyFailure(state, outcome, now);
 }
 
-function applyFailure(state: CredentialState, failure: Failure, now: number): CredentialState {
+function applyFailure(state: CredentialState, { model, error }: Failure, now: number): CredentialState {
   // The client's own mistake, or a model busy for everyone, says nothing about this account.
-  if (failure.scope === "request" || failure.code === "model_capacity_exhausted") return state;
+  if (error.kind === "request" || error.kind === "capacity") return state;
 
   const next: CredentialState = {
     ...state,
     error_count: state.error_count + 1,
     last_error_at: now,
-    last_error: `${failure.status} ${failure.message}`.slice(0, MAX_ERROR_TEXT),
+    last_error: `${error.status} ${error.message}`.slice(0, MAX_ERROR_TEXT),
     model_cooldowns: pruneCooldowns(state.model_cooldowns, now),
   };
-  if (failure.reason === "invalid_grant" || failure.status === 401) {
-    const why = failure.reason === "invalid_grant" ? "invalid_grant: the refresh token was revoked or expired; log in again" : `rejected by Google (401): ${failure.message}`;
-    return { ...next, status: "invalid", disabled_reason: why.slice(0, MAX_ERROR_TEXT) };
-  }
-  if (failure.status === 403) {
-    const known = failure.reason ? NEEDS_A_PERSON[failure.reason] : undefined;
-    if (known || LICENCE_MESSAGE.test(failure.message)) {
-      const reason = known ? `${failure.reason}: ${known}` : `SUBSCRIPTION_REQUIRED: ${failure.message}`;
-      return withoutUndefined({ ...next, status: "disabled", disabled_reason: reason.slice(0, MAX_ERROR_TEXT), disabled_url: failure.helpUrl });
+  const within = (until: number) => Math.min(Math.max(until, now + 1), now + MAX_DELAY_MS);
+  switch (error.kind) {
+    case "auth": {
+      const why = error.reason === "invalid_grant" ? "invalid_grant: the refresh token was revoked or expired; log in again"
+        : `rejected by the upstream (${error.status}): ${error.message}`;
+      return { ...next, status: "invalid", disabled_reason: why.slice(0, MAX_ERROR_TEXT) };
     }
-    next.model_cooldowns[ALL_MODELS] = now + PERMISSION_COOLDOWN_MS;
-    return next;
+    case "needs_person": {
+      const known = error.reason ? NEEDS_A_PERSON[error.reason] : undefined;
+      const reason = known ? `${error.reason}: ${known}` : `SUBSCRIPTION_REQUIRED: ${error.message}`;
+      return withoutUndefined({ ...next, status: "disabled", disabled_reason: reason.slice(0, MAX_ERROR_TEXT), disabled_url: error.helpUrl });
+    }
+    case "permission":
+      return { ...next, paused_until: now + PERMISSION_COOLDOWN_MS };
+    case "rate_limit":
+      next.model_cooldowns[model] = within(now + (error.retryAfterMs ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS));
+      return next;
+    case "quota":
+      next.model_cooldowns[model] = within(error.resetAt ?? now + (error.retryAfterMs ?? DEFAULT_QUOTA_COOLDOWN_MS));
+      return next;
+    case "transient": {
+      // Escalating rest (1 s, 2 s, 4 s … capped): a sick account is tried last, not hammered.
+      const streak = state.failure_streak + 1;
+      return { ...next, failure_streak: streak, rest_until: now + Math.min(TRANSIENT_BACKOFF_CAP_MS, TRANSIENT_BACKOFF_BASE_MS * 2 ** (streak - 1)) };
+    }
   }
-  if (failure.status === 429 && failure.scope === "credential") {
-    const terminal = failure.reason === "QUOTA_EXHAUSTED" || failure.code === "insufficient_quota"
-      || (failure.retryAfterMs ?? 0) > TERMINAL_DELAY_MS;
-    const until = terminal
-      ? failure.resetAt ?? now + (failure.retryAfterMs ?? DEFAULT_QUOTA_COOLDOWN_MS)
-      : now + (failure.retryAfterMs ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS);
-    next.model_cooldowns[failure.model] = Math.max(until, now + 1);
-    return next;
-  }
-  if (failure.scope === "transient") {
-    // Escalating backoff (1 s, 2 s, 4 s … capped) so a sick account is rested, not hammered.
-    const streak = state.failure_streak + 1;
-    next.failure_streak = streak;
-    next.model_cooldowns[ALL_MODELS] = now + Math.min(TRANSIENT_BACKOFF_CAP_MS, TRANSIENT_BACKOFF_BASE_MS * 2 ** (streak - 1));
-  }
-  return next;
 }
 
-/** When `model` becomes usable again on this credential (0 = now). */
+/** When `model` becomes usable again on this credential (0 = now). A transient rest does not count. */
 export function cooldownUntil(state: CredentialState, model: string, now: number): number {
-  const until = Math.max(state.model_cooldowns[model] ?? 0, state.model_cooldowns[ALL_MODELS] ?? 0);
+  const until = Math.max(state.model_cooldowns[model] ?? 0, state.paused_until ?? 0);
   return until > now ? until : 0;
 }
 
@@ -162,9 +169,14 @@ export function isUsable(state: CredentialState, model: string, now: number): bo
   return !isBlocked(state) && cooldownUntil(state, model, now) === 0;
 }
 
+/** When this credential's transient rest ends (0 = not resting). */
+export function restUntil(state: CredentialState, now: number): number {
+  return (state.rest_until ?? 0) > now ? state.rest_until! : 0;
+}
+
 /** Whether any cooldown is running, and the latest moment one ends. */
 export function nextReset(state: CredentialState, now: number): number | undefined {
-  const running = Object.values(state.model_cooldowns).filter((until) => until > now);
+  const running = [...Object.values(state.model_cooldowns), state.paused_until ?? 0].filter((until) => until > now);
   return running.length > 0 ? Math.max(...running) : undefined;
 }
 

@@ -3,7 +3,8 @@
 // know pass through. Also owns project discovery (loadCodeAssist / onboardUser), per
 // docs/codeassist-protocol.md §6.
 import { GatewayError, type CountTokensResponse, type GenerateContentResponse } from "../hub.ts";
-import { parseSSE } from "./sse-parse.ts";
+import { sseJson } from "./sse-parse.ts";
+import { googleEventError } from "./upstream-error.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 import type { Upstream, UpstreamCall } from "./types.ts";
 
@@ -53,24 +54,15 @@ export class CodeAssistUpstream implements Upstream {
 
   async generate(call: UpstreamCall): Promise<GenerateContentResponse> {
     const envelope = await this.transport.json<Envelope>(
-      `${this.base}:generateContent`, this.init(call, envelopeBody(call)), "Code Assist generateContent");
+      `${this.base}:generateContent`, this.init(call, envelopeBody(call)), "Code Assist generateContent", { observe: call.observe });
     return unwrap(envelope);
   }
 
   async *stream(call: UpstreamCall): AsyncGenerator<GenerateContentResponse> {
     const opened = await this.transport.open(
-      `${this.base}:streamGenerateContent?alt=sse`, this.init(call, envelopeBody(call), "*/*"), "Code Assist streamGenerateContent");
+      `${this.base}:streamGenerateContent?alt=sse`, this.init(call, envelopeBody(call), "*/*"), "Code Assist streamGenerateContent", { observe: call.observe });
     try {
-      for await (const event of parseSSE(opened.body)) {
-        let envelope: Envelope;
-        try {
-          envelope = JSON.parse(event.data) as Envelope;
-        } catch {
-          continue; // Gemini CLI skips unparsable events too (protocol §4.2 rule 5).
-        }
-        if (envelope.error) throw inStreamError(envelope.error);
-        yield unwrap(envelope);
-      }
+      for await (const envelope of sseJson(opened.body, googleEventError)) yield unwrap(envelope as Envelope);
     } finally {
       opened.abort();
     }
@@ -109,7 +101,7 @@ export class CodeAssistUpstream implements Upstream {
     const maxPolls = this.options.onboardMaxPolls ?? 60;
     for (let poll = 0; !operation.done && operation.name; poll++) {
       if (poll >= maxPolls) {
-        throw new GatewayError({ status: 504, code: "timeout", scope: "transient", message: "Code Assist onboarding did not finish in time" });
+        throw new GatewayError({ status: 504, code: "timeout", message: "Code Assist onboarding did not finish in time" });
       }
       await Bun.sleep(pollMs);
       if (signal?.aborted) throw signal.reason;
@@ -142,7 +134,7 @@ export function validationError(loaded: LoadCodeAssistResponse): GatewayError | 
   const validation = loaded.currentTier ? undefined : loaded.ineligibleTiers?.find((tier) => tier.reasonCode === "VALIDATION_REQUIRED" && tier.validationUrl);
   if (!validation) return undefined;
   return new GatewayError({
-    status: 403, reason: "VALIDATION_REQUIRED", scope: "credential", retryable: true, helpUrl: validation.validationUrl,
+    status: 403, reason: "VALIDATION_REQUIRED", kind: "needs_person", helpUrl: validation.validationUrl,
     message: `Google asks this account to verify itself before use: ${validation.validationUrl}`,
   });
 }
@@ -157,16 +149,11 @@ function unwrap(envelope: Envelope): GenerateContentResponse {
   return envelope.traceId && !inner.responseId ? { ...inner, responseId: envelope.traceId } : inner;
 }
 
-function inStreamError(error: unknown): GatewayError {
-  const body = error as { code?: number; message?: string };
-  const status = typeof body.code === "number" && body.code >= 400 ? body.code : 500;
-  return new GatewayError({ status, message: body.message ?? "the upstream reported an error mid-stream", scope: "transient" });
-}
 
 function projectError(loaded: LoadCodeAssistResponse, what: string): GatewayError {
   const reasons = (loaded.ineligibleTiers ?? []).map((tier) => tier.reasonMessage).filter(Boolean).join("; ");
   return new GatewayError({
-    status: 403, reason: "PROJECT_REQUIRED", scope: "credential", retryable: true,
+    status: 403, reason: "PROJECT_REQUIRED", kind: "needs_person",
     message: `${what}${reasons ? ` (${reasons})` : ""}; set "project_id" in the credential file to a Google Cloud project with Gemini Code Assist enabled`,
   });
 }

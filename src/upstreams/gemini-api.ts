@@ -1,8 +1,8 @@
 // The Gemini API (generativelanguage.googleapis.com) with API keys. The hub is its own wire
 // format, so requests are forwarded as they are; only the URL and the key header are ours.
-import { GatewayError, type CountTokensResponse, type GenerateContentResponse } from "../hub.ts";
-import { parseGoogleError } from "./upstream-error.ts";
-import { parseSSE } from "./sse-parse.ts";
+import type { CountTokensResponse, GenerateContentResponse } from "../hub.ts";
+import { googleEventError } from "./upstream-error.ts";
+import { sseJson } from "./sse-parse.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 import type { Upstream, UpstreamAuth, UpstreamCall } from "./types.ts";
 
@@ -20,22 +20,13 @@ export class GeminiApiUpstream implements Upstream {
   }
 
   generate(call: UpstreamCall): Promise<GenerateContentResponse> {
-    return this.transport.json<GenerateContentResponse>(this.url(call, "generateContent"), this.init(call, call.request), "Gemini API generateContent", keyErrors);
+    return this.transport.json<GenerateContentResponse>(this.url(call, "generateContent"), this.init(call, call.request), "Gemini API generateContent", { observe: call.observe });
   }
 
   async *stream(call: UpstreamCall): AsyncGenerator<GenerateContentResponse> {
-    const opened = await this.transport.open(`${this.url(call, "streamGenerateContent")}?alt=sse`, this.init(call, call.request), "Gemini API streamGenerateContent", { parseError: keyErrors });
+    const opened = await this.transport.open(`${this.url(call, "streamGenerateContent")}?alt=sse`, this.init(call, call.request), "Gemini API streamGenerateContent", { observe: call.observe });
     try {
-      for await (const event of parseSSE(opened.body)) {
-        let chunk: GenerateContentResponse & { error?: { code?: number; message?: string } };
-        try {
-          chunk = JSON.parse(event.data);
-        } catch {
-          continue;
-        }
-        if (chunk.error) throw keyErrors(chunk.error.code ?? 500, JSON.stringify(chunk), new Headers());
-        yield chunk;
-      }
+      yield* sseJson(opened.body, googleEventError) as AsyncGenerator<GenerateContentResponse>;
     } finally {
       opened.abort();
     }
@@ -47,12 +38,12 @@ export class GeminiApiUpstream implements Upstream {
     const body = systemInstruction || tools
       ? { generateContentRequest: { model: `models/${call.model}`, contents, systemInstruction, tools, generationConfig } }
       : { contents };
-    return this.transport.json<CountTokensResponse>(this.url(call, "countTokens"), this.init(call, body), "Gemini API countTokens", keyErrors);
+    return this.transport.json<CountTokensResponse>(this.url(call, "countTokens"), this.init(call, body), "Gemini API countTokens", { observe: call.observe });
   }
 
   /** Listing one model costs nothing and fails exactly when the key does. */
   async probe(auth: UpstreamAuth, signal?: AbortSignal): Promise<void> {
-    await this.transport.json(`${this.base}?pageSize=1`, { method: "GET", headers: { "x-goog-api-key": auth.apiKey ?? "" }, signal }, "Gemini API models", keyErrors);
+    await this.transport.json(`${this.base}?pageSize=1`, { method: "GET", headers: { "x-goog-api-key": auth.apiKey ?? "" }, signal }, "Gemini API models");
   }
 
   private url(call: UpstreamCall, method: string): string {
@@ -69,9 +60,3 @@ export class GeminiApiUpstream implements Upstream {
   }
 }
 
-/** The Gemini API says 400 API_KEY_INVALID for a bad key: that is the key's fault, not the request's. */
-function keyErrors(status: number, text: string, headers: Headers): GatewayError {
-  const error = parseGoogleError(status, text, headers);
-  if (error.reason !== "API_KEY_INVALID") return error;
-  return new GatewayError({ status: 401, code: "invalid_api_key", reason: error.reason, message: error.message, scope: "credential", retryable: true });
-}

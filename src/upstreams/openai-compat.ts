@@ -4,24 +4,16 @@ import { hubRequestToOpenAI, type UpstreamProfile } from "../formats/openai/upst
 import { openAIResponseToHub } from "../formats/openai/upstream/response.ts";
 import { openAIStreamToHub } from "../formats/openai/upstream/stream.ts";
 import { estimateTokens } from "../formats/token-estimate.ts";
-import { GatewayError, type CountTokensResponse, type GenerateContentResponse } from "../hub.ts";
-import { parseSSE } from "./sse-parse.ts";
+import type { CountTokensResponse, GenerateContentResponse } from "../hub.ts";
+import { sseJson } from "./sse-parse.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
-import type { Upstream, UpstreamAuth, UpstreamCall } from "./types.ts";
-import { parseOpenAIError } from "./upstream-error.ts";
+import type { PassthroughCall, RawAnswer, Upstream, UpstreamAuth, UpstreamCall } from "./types.ts";
+import { openAIEventError, parseOpenAIError } from "./upstream-error.ts";
 
 export interface OpenAICompatOptions extends TransportOptions {
   name: string;
   baseURL: string;
   profile: UpstreamProfile;
-}
-
-export interface PassthroughCall {
-  /** The client's OpenAI request body, parsed; only `model` is replaced. */
-  body: Record<string, unknown>;
-  model: string;
-  apiKey?: string;
-  signal?: AbortSignal;
 }
 
 export class OpenAICompatUpstream implements Upstream {
@@ -35,15 +27,15 @@ export class OpenAICompatUpstream implements Upstream {
 
   async generate(call: UpstreamCall): Promise<GenerateContentResponse> {
     const { body, toolNames } = hubRequestToOpenAI(call.request, { model: call.model, profile: this.options.profile, stream: false });
-    const response = await this.transport.json<Record<string, unknown>>(this.url, this.init(body, call.auth.apiKey, call.signal), `${this.options.name} chat/completions`, parseOpenAIError);
+    const response = await this.transport.json<Record<string, unknown>>(this.url, this.init(body, call.auth.apiKey, call.signal), `${this.options.name} chat/completions`, { parseError: parseOpenAIError, observe: call.observe });
     return openAIResponseToHub(response, { toolNames, modelVersion: call.model });
   }
 
   async *stream(call: UpstreamCall): AsyncGenerator<GenerateContentResponse> {
     const { body, toolNames } = hubRequestToOpenAI(call.request, { model: call.model, profile: this.options.profile, stream: true });
-    const opened = await this.transport.open(this.url, this.init(body, call.auth.apiKey, call.signal), `${this.options.name} chat/completions`, { parseError: parseOpenAIError });
+    const opened = await this.transport.open(this.url, this.init(body, call.auth.apiKey, call.signal), `${this.options.name} chat/completions`, { parseError: parseOpenAIError, observe: call.observe });
     try {
-      yield* openAIStreamToHub(this.chunks(opened.body), { toolNames, modelVersion: call.model });
+      yield* openAIStreamToHub(sseJson(opened.body, openAIEventError), { toolNames, modelVersion: call.model });
     } finally {
       opened.abort();
     }
@@ -58,50 +50,27 @@ export class OpenAICompatUpstream implements Upstream {
   /** GET /models: free, and refused exactly when the key is. */
   async probe(auth: UpstreamAuth, signal?: AbortSignal): Promise<void> {
     const headers: Record<string, string> = auth.apiKey ? { authorization: `Bearer ${auth.apiKey}` } : {};
-    await this.transport.json(`${this.options.baseURL.replace(/\/+$/, "")}/models`, { method: "GET", headers, signal }, `${this.options.name} models`, parseOpenAIError);
+    await this.transport.json(`${this.options.baseURL.replace(/\/+$/, "")}/models`, { method: "GET", headers, signal }, `${this.options.name} models`, { parseError: parseOpenAIError });
   }
 
-  /** An OpenAI client's request, forwarded as it is: nothing is lost to a round trip through Gemini JSON. */
-  async passthrough(call: PassthroughCall): Promise<Response> {
+  /**
+   * An OpenAI client's request, forwarded as it is: nothing is lost to a round trip through Gemini
+   * JSON. A unary answer is read whole here, so a connection that breaks mid-body is still an
+   * error the executor can fail over; a stream is handed on as it arrives.
+   */
+  async passthrough(call: PassthroughCall): Promise<RawAnswer> {
     const body: Record<string, unknown> = { ...call.body, model: call.model };
-    const opened = await this.transport.open(this.url, this.init(body, call.apiKey, call.signal), `${this.options.name} chat/completions`, { unary: body.stream !== true, parseError: parseOpenAIError });
-    const headers = new Headers({ "content-type": opened.response.headers.get("content-type") ?? "application/json" });
-    if (body.stream === true) {
-      headers.set("cache-control", "no-cache");
-      headers.set("x-accel-buffering", "no");
+    const streamed = body.stream === true;
+    const what = `${this.options.name} chat/completions`;
+    const init = this.init(body, call.auth.apiKey, call.signal);
+    const options = { parseError: parseOpenAIError, observe: call.observe };
+    if (!streamed) {
+      const { response, text } = await this.transport.text(this.url, init, what, options);
+      const bytes = new TextEncoder().encode(text);
+      return { contentType: response.headers.get("content-type") ?? "application/json", streamed, body: (async function* () { yield bytes; })() };
     }
-    const chunks = opened.body;
-    return new Response(new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const next = await chunks.next();
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
-        } catch (error) {
-          controller.error(error);
-        }
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    }), { status: opened.response.status, headers });
-  }
-
-  private async *chunks(body: AsyncGenerator<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
-    for await (const event of parseSSE(body)) {
-      if (event.data.trim() === "[DONE]") return;
-      let chunk: Record<string, any>;
-      try {
-        chunk = JSON.parse(event.data);
-      } catch {
-        continue;
-      }
-      if (chunk.error) {
-        const error = parseOpenAIError(typeof chunk.error.code === "number" ? chunk.error.code : 500, event.data);
-        throw new GatewayError({ status: error.status >= 400 ? error.status : 500, message: error.message, scope: "transient", code: error.code });
-      }
-      yield chunk;
-    }
+    const opened = await this.transport.open(this.url, init, what, options);
+    return { contentType: opened.response.headers.get("content-type") ?? "text/event-stream", streamed, body: opened.body };
   }
 
   private init(body: unknown, apiKey: string | undefined, signal?: AbortSignal): RequestInit {

@@ -48,3 +48,24 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>): AsyncGenerat
   if (buffer.startsWith("data:")) data.push(buffer.slice(buffer[5] === " " ? 6 : 5));
   if (data.length > 0) yield { event, data: data.join("\n") };
 }
+
+/**
+ * SSE events → JSON objects, the way every upstream stream is read: `[DONE]` ends it, an event
+ * that is not JSON is skipped (Gemini CLI does the same, codeassist-protocol §4.2 rule 5), and an
+ * event that carries an error is thrown as what `errorOf` makes of it.
+ */
+export async function* sseJson(chunks: AsyncIterable<Uint8Array>, errorOf: (event: Record<string, unknown>) => Error | undefined): AsyncGenerator<Record<string, unknown>> {
+  for await (const event of parseSSE(chunks)) {
+    if (event.data.trim() === "[DONE]") return;
+    let value: unknown;
+    try {
+      value = JSON.parse(event.data);
+    } catch {
+      continue;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) continue;
+    const error = errorOf(value as Record<string, unknown>);
+    if (error) throw error;
+    yield value as Record<string, unknown>;
+  }
+}

@@ -2,8 +2,8 @@
 // signal, a deadline for the response headers, an idle deadline between body chunks, and no
 // total timeout on a live stream.
 import { GatewayError } from "../hub.ts";
-import { currentTrace, type RequestTrace } from "../request-log.ts";
 import { networkError, parseGoogleError } from "./upstream-error.ts";
+import type { CallObserver } from "./types.ts";
 
 export interface TransportOptions {
   fetch: typeof fetch;
@@ -22,18 +22,25 @@ export interface OpenedCall {
 
 export type ErrorParser = (status: number, text: string, headers: Headers) => GatewayError;
 
+export interface OpenOptions {
+  /** A unary answer arrives all at once when generation ends, so its wait is the idle budget. */
+  unary?: boolean;
+  parseError?: ErrorParser;
+  /** Told what was sent and what came back (full request logs). */
+  observe?: CallObserver;
+}
+
 export class Transport {
   constructor(private readonly options: TransportOptions) {}
 
   /** Sends the request; non-2xx answers become the GatewayError `parseError` makes of them. */
-  async open(url: string, init: RequestInit, what: string, options: { unary?: boolean; parseError?: ErrorParser } = {}): Promise<OpenedCall> {
+  async open(url: string, init: RequestInit, what: string, options: OpenOptions = {}): Promise<OpenedCall> {
     const controller = new AbortController();
     const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
-    // A unary answer arrives all at once when generation ends, so its wait is the idle budget.
     const headerDeadline = options.unary ? this.options.idleTimeoutMs : this.options.connectTimeoutMs;
     const timer = setTimeout(() => controller.abort(timeoutReason(what)), headerDeadline);
-    const trace = currentTrace();
-    if (trace?.full && typeof init.body === "string") trace.upstreamRequest = init.body;
+    const observe = options.observe;
+    if (observe?.request && typeof init.body === "string") observe.request(init.body);
     let response: Response;
     try {
       response = await this.options.fetch(url, { ...init, signal });
@@ -44,22 +51,28 @@ export class Transport {
     }
     if (!response.ok) {
       const text = await response.text().catch(() => "");
-      if (trace?.full) trace.upstreamResponse = text;
+      observe?.response?.(text);
       throw (options.parseError ?? parseGoogleError)(response.status, text, response.headers);
     }
-    return { response, body: recordInto(trace, this.readBody(response, controller, what)), abort: () => controller.abort() };
+    const body = this.readBody(response, controller, what);
+    return { response, body: observe?.response ? recordInto(observe.response, body) : body, abort: () => controller.abort() };
+  }
+
+  /** open() then the whole body as text. */
+  async text(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<{ response: Response; text: string }> {
+    const call = await this.open(url, init, what, { ...options, unary: true });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of call.body) chunks.push(chunk);
+    return { response: call.response, text: Buffer.concat(chunks).toString("utf8") };
   }
 
   /** open() then the whole body as JSON. */
-  async json<T>(url: string, init: RequestInit, what: string, parseError?: ErrorParser): Promise<T> {
-    const call = await this.open(url, init, what, { unary: true, parseError });
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of call.body) chunks.push(chunk);
-    const text = Buffer.concat(chunks).toString("utf8");
+  async json<T>(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<T> {
+    const { text } = await this.text(url, init, what, options);
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new GatewayError({ status: 502, code: "bad_upstream_response", scope: "transient", message: `${what}: the upstream answered with invalid JSON` });
+      throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream answered with invalid JSON` });
     }
   }
 
@@ -92,21 +105,21 @@ export class Transport {
   }
 }
 
-/** Full request logging keeps a copy of what the upstream said. */
-async function* recordInto(trace: RequestTrace | undefined, body: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
-  if (!trace?.full) return yield* body;
+/** Full request logging keeps a copy of what the upstream said, handed over when the body ends. */
+async function* recordInto(record: (text: string) => void, body: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
   const decoder = new TextDecoder();
-  trace.upstreamResponse = "";
+  let text = "";
   try {
     for await (const chunk of body) {
-      trace.upstreamResponse += decoder.decode(chunk, { stream: true });
+      text += decoder.decode(chunk, { stream: true });
       yield chunk;
     }
   } finally {
+    record(text);
     await body.return(undefined);
   }
 }
 
 function timeoutReason(what: string): GatewayError {
-  return new GatewayError({ status: 504, code: "timeout", message: `${what} timed out`, scope: "transient", retryable: true });
+  return new GatewayError({ status: 504, code: "timeout", kind: "transient", message: `${what} timed out` });
 }

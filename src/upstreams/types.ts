@@ -1,4 +1,5 @@
-// What every upstream offers the executor: three calls over hub JSON, nothing more.
+// What every upstream offers the executor: three calls over hub JSON, plus — for OpenAI-compatible
+// servers — forwarding an OpenAI request untouched.
 import type { CountTokensResponse, GenerateContentRequest, GenerateContentResponse } from "../hub.ts";
 
 export interface UpstreamAuth {
@@ -9,12 +10,37 @@ export interface UpstreamAuth {
   apiKey?: string;
 }
 
+/** Hooks a caller may give to see the upstream exchange (full request logs). */
+export interface CallObserver {
+  request?(body: string): void;
+  /** The whole upstream answer (or error body), once it has ended. */
+  response?(text: string): void;
+}
+
 export interface UpstreamCall {
   /** The model name the upstream knows (variants already resolved). */
   model: string;
   request: GenerateContentRequest;
   auth: UpstreamAuth;
   signal?: AbortSignal;
+  observe?: CallObserver;
+}
+
+/** An OpenAI chat request forwarded as it is; only `model` is replaced. */
+export interface PassthroughCall {
+  body: Record<string, unknown>;
+  model: string;
+  auth: UpstreamAuth;
+  signal?: AbortSignal;
+  observe?: CallObserver;
+}
+
+/** The upstream's own answer, bytes untouched: framing it for the client is http/'s business. */
+export interface RawAnswer {
+  contentType: string;
+  /** Streamed (SSE) answers are piped; unary ones are read whole before they are returned. */
+  streamed: boolean;
+  body: AsyncIterable<Uint8Array>;
 }
 
 export interface Upstream {
@@ -24,4 +50,6 @@ export interface Upstream {
   countTokens(call: UpstreamCall): Promise<CountTokensResponse>;
   /** A cheap call that succeeds when these credentials work (health checks); throws a GatewayError otherwise. */
   probe?(auth: UpstreamAuth, signal?: AbortSignal): Promise<void>;
+  /** Only OpenAI-compatible servers: an OpenAI chat request forwarded untouched. */
+  passthrough?(call: PassthroughCall): Promise<RawAnswer>;
 }

@@ -13,10 +13,6 @@ const MAX_STOP_SEQUENCES = 5;
 export interface RequestOptions {
   /** The upstream model (variants resolved): thinking and JSON rules depend on it. */
   model: string;
-  /** The -search variant: add Google Search grounding. */
-  search?: boolean;
-  /** The -nothinking / -maxthinking variants; they win over reasoning_effort. */
-  thinking?: "none" | "max";
   schemaProfile?: SchemaProfile;
   reasoningField?: ReasoningField;
   /** Signatures remembered from earlier responses, by the tool-call id we issued. */
@@ -64,11 +60,11 @@ export function openAIRequestToHub(body: ChatCompletionRequest, options: Request
   }
 
   const allTools = [...(tools ?? [])];
-  if (options.search && !allTools.some((tool) => "googleSearch" in tool)) allTools.push({ googleSearch: {} });
   if (allTools.length > 0) request.tools = allTools;
   if (toolConfig) request.toolConfig = toolConfig;
 
-  const effort: ReasoningEffort | undefined = options.thinking ?? parseReasoningEffort(body.reasoning_effort);
+  // Model variants (-nothinking, -maxthinking, -search) are applied later, by formats/variant.ts.
+  const effort: ReasoningEffort | undefined = parseReasoningEffort(body.reasoning_effort);
   const thinkingConfig = thinkingConfigFor(options.model, effort, reasoningField !== "hidden");
   if (thinkingConfig) generationConfig.thinkingConfig = thinkingConfig;
   if (Object.keys(generationConfig).length > 0) request.generationConfig = generationConfig;

@@ -8,9 +8,10 @@ import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
 import { parseModelName } from "../../models.ts";
 import { clientAuth } from "../auth.ts";
 import { fallbackHeader } from "../fallback-header.ts";
-import { streamFailure, toGoogleErrorBody } from "../errors.ts";
-import { sseResponse } from "../sse.ts";
-import { currentTrace } from "../../request-log.ts";
+import { toGoogleErrorBody } from "../errors.ts";
+import { jsonArrayFraming, sseFraming, streamResponse } from "../stream-response.ts";
+import { streamedAnswer } from "../streaming.ts";
+import { currentTrace, observerFor, recordServed, streamEnded } from "../../request-log.ts";
 
 export interface GeminiRouteDeps {
   executor: Executor;
@@ -18,6 +19,7 @@ export interface GeminiRouteDeps {
   /** Every model name the gateway routes, for the model list. */
   listedModels: () => string[];
   keepaliveMs: number;
+  fakeStreamKeepaliveMs: number;
 }
 
 export function geminiRoutes(deps: GeminiRouteDeps) {
@@ -41,32 +43,35 @@ async function geminiCall(path: string, body: unknown, alt: string | undefined, 
   if (colon <= 0) throw new GatewayError({ status: 404, message: `Unknown method on models/${decoded}; expected models/{model}:{method}.` });
   const model = decoded.slice(0, colon).replace(/^models\//, "");
   const method = decoded.slice(colon + 1);
-  const input = (request: ReturnType<typeof geminiRequestToHub>) => ({ model, request, signal, unknownToDefault: true });
   const trace = currentTrace();
   if (trace) trace.model = model;
+  const input = (request: ReturnType<typeof geminiRequestToHub>) => ({ model, request, signal, unknownToDefault: true, observe: observerFor(trace) });
 
   switch (method) {
     case "generateContent": {
       const served = await deps.executor.generate(input(geminiRequestToHub(body)));
+      recordServed(trace, served);
       if (trace) trace.tokens = served.value.usageMetadata?.totalTokenCount;
       return Response.json(withModel(served.value, model), { headers: fallbackHeader(served) });
     }
     case "streamGenerateContent": {
-      const served = await deps.executor.stream(input(geminiRequestToHub(body)));
-      const chunks = withModelStream(served.value, model);
-      if (alt === "sse") {
-        return sseResponse(chunks, { keepaliveMs: deps.keepaliveMs, errorEvent: (error) => toGoogleErrorBody(streamFailure(error)) }, fallbackHeader(served));
-      }
-      return jsonArrayResponse(chunks, fallbackHeader(served));
+      const answer = await streamedAnswer(deps.executor, input(geminiRequestToHub(body)), deps, trace);
+      const framing = alt === "sse" ? sseFraming<GenerateContentResponse>(googleError) : jsonArrayFraming<GenerateContentResponse>(googleError);
+      return streamResponse(withModelStream(answer.chunks, model), framing, {
+        keepaliveMs: answer.keepaliveMs, primeKeepalive: answer.primeKeepalive, headers: answer.headers, onEnd: streamEnded(trace),
+      });
     }
     case "countTokens": {
       const served = await deps.executor.countTokens(input(geminiCountTokensToHub(body)));
+      recordServed(trace, served);
       return Response.json(served.value, { headers: fallbackHeader(served) });
     }
     default:
       throw new GatewayError({ status: 404, message: `Method ${method} is not supported (generateContent, streamGenerateContent, countTokens are).` });
   }
 }
+
+const googleError = (error: GatewayError) => toGoogleErrorBody(error);
 
 function modelInfo(name: string) {
   const { base } = parseModelName(name);
@@ -89,32 +94,3 @@ function withModel(response: GenerateContentResponse, model: string): GenerateCo
 async function* withModelStream(chunks: AsyncIterable<GenerateContentResponse>, model: string): AsyncGenerator<GenerateContentResponse> {
   for await (const chunk of chunks) yield withModel(chunk, model);
 }
-
-/** Without alt=sse the real API streams one JSON array, element by element. */
-function jsonArrayResponse(chunks: AsyncIterable<GenerateContentResponse>, headers: Record<string, string>): Response {
-  const encoder = new TextEncoder();
-  const iterator = chunks[Symbol.asyncIterator]();
-  let first = true;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const next = await iterator.next();
-        if (next.done) {
-          controller.enqueue(encoder.encode(first ? "[]" : "\n]"));
-          controller.close();
-          return;
-        }
-        controller.enqueue(encoder.encode(`${first ? "[" : ",\n"}${JSON.stringify(next.value)}`));
-        first = false;
-      } catch (error) {
-        controller.enqueue(encoder.encode(`${first ? "[" : ",\n"}${JSON.stringify(toGoogleErrorBody(streamFailure(error)))}\n]`));
-        controller.close();
-      }
-    },
-    async cancel() {
-      await iterator.return?.();
-    },
-  });
-  return new Response(body, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache", ...headers } });
-}
-

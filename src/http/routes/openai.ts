@@ -1,23 +1,24 @@
 // The OpenAI surface: /v1/chat/completions (streamed, non-streamed, fake-streamed) and /v1/models.
 import { randomBytes } from "node:crypto";
 import { Elysia, t } from "elysia";
-import type { Executor } from "../../executor.ts";
+import type { Executor, Served } from "../../executor.ts";
 import { openAIRequestToHub } from "../../formats/openai/request.ts";
 import { hubResponseToOpenAI } from "../../formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../../formats/openai/stream.ts";
 import type { SchemaProfile } from "../../formats/openai/schema.ts";
 import type { ChatCompletionChunk, ChatCompletionRequest, ReasoningField, TranslateContext } from "../../formats/openai/types.ts";
-import type { GenerateContentResponse } from "../../hub.ts";
+import type { GatewayError } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
 import { clientAuth } from "../auth.ts";
 import { fallbackHeader } from "../fallback-header.ts";
-import { streamFailure, toOpenAIErrorBody } from "../errors.ts";
+import { toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages } from "../remote-images.ts";
-import { sseResponse } from "../sse.ts";
-import { currentTrace } from "../../request-log.ts";
+import { rawSSEFraming, sseFraming, streamResponse } from "../stream-response.ts";
+import { streamedAnswer } from "../streaming.ts";
+import { currentTrace, observerFor, recordServed, streamEnded, type RequestTrace } from "../../request-log.ts";
 import { ThoughtSignatures } from "../thought-signatures.ts";
-import type { OpenAICompatUpstream } from "../../upstreams/openai-compat.ts";
+import type { RawAnswer } from "../../upstreams/types.ts";
 
 export interface OpenAIRouteDeps {
   executor: Executor;
@@ -55,13 +56,15 @@ export function openAIRoutes(deps: OpenAIRouteDeps) {
 }
 
 async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
-  if (deps.executor.route(body.model).kind === "openai") return passthrough(body, signal, deps);
-  const variant = parseModelName(body.model);
+  const trace = currentTrace();
+  const observe = observerFor(trace);
+  const forwarded = deps.executor.passthrough({ model: body.model, body: body as unknown as Record<string, unknown>, signal, observe });
+  if (forwarded) return passthroughResponse(await forwarded, trace);
+
+  const model = parseModelName(body.model).base;
   const messages = deps.remoteImages ? await inlineRemoteImages(body.messages, deps.remoteImages) : body.messages;
   const { request, toolNames, warnings } = openAIRequestToHub({ ...body, messages: messages as ChatCompletionRequest["messages"] }, {
-    model: variant.base,
-    search: variant.search,
-    thinking: variant.thinking,
+    model,
     schemaProfile: deps.schemaProfile,
     reasoningField: deps.reasoningField,
     signatureFor: (id) => signatures.recall(id),
@@ -75,53 +78,40 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
     toolNames,
     reasoningField: deps.reasoningField,
   };
-  const input = { model: body.model, request, signal };
-  const streamOptions = { includeUsage: body.stream_options?.include_usage === true };
+  const input = { model: body.model, request, signal, observe };
 
   if (body.stream !== true) {
     const served = await deps.executor.generate(input);
+    recordServed(trace, served);
     const completion = hubResponseToOpenAI(served.value, context);
-    const trace = currentTrace();
     if (trace) trace.tokens = completion.usage?.total_tokens;
     for (const choice of completion.choices) signatures.rememberFrom(choice.message.tool_calls);
     return Response.json(completion, { headers: fallbackHeader(served) });
   }
-  const remembering = (chunks: AsyncIterable<ChatCompletionChunk>) => rememberSignatures(chunks, signatures);
-  if (variant.fakeStream) {
-    const answer = deps.executor.generate(input);
-    answer.catch(() => {}); // observed below; this only keeps an abandoned rejection quiet
-    // An answer (or a refusal) that comes quickly still gets a proper status; after that, keep-alives.
-    const early = await Promise.race([answer, Bun.sleep(deps.fakeStreamKeepaliveMs).then(() => undefined)]);
-    const whole = (async function* (): AsyncGenerator<GenerateContentResponse> {
-      yield (early ?? (await answer)).value;
-    })();
-    return openAIEventStream(remembering(hubStreamToOpenAI(whole, context, streamOptions)), deps.fakeStreamKeepaliveMs, early ? fallbackHeader(early) : {});
-  }
-  const served = await deps.executor.stream(input);
-  return openAIEventStream(remembering(hubStreamToOpenAI(served.value, context, streamOptions)), deps.keepaliveMs, fallbackHeader(served));
+  const answer = await streamedAnswer(deps.executor, input, deps, trace);
+  const chunks = rememberSignatures(hubStreamToOpenAI(answer.chunks, context, { includeUsage: body.stream_options?.include_usage === true }), signatures);
+  return streamResponse(chunks, sseFraming(openAIError, "[DONE]"), {
+    keepaliveMs: answer.keepaliveMs, primeKeepalive: answer.primeKeepalive, headers: answer.headers, onEnd: streamEnded(trace),
+  });
 }
 
-/** OpenAI client, OpenAI-compatible upstream: forwarded as is (model mapped, key rotated). */
-async function passthrough(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps): Promise<Response> {
-  const served = await deps.executor.call({ model: body.model, signal }, (attempt, upstream) =>
-    (upstream as OpenAICompatUpstream).passthrough({ body, model: attempt.model, apiKey: attempt.auth.apiKey, signal: attempt.signal }));
-  for (const [name, value] of Object.entries(fallbackHeader(served))) served.value.headers.set(name, value);
-  return served.value;
+/** OpenAI client, OpenAI-compatible upstream: the upstream's bytes, framed like every other stream. */
+function passthroughResponse(served: Served<RawAnswer>, trace: RequestTrace | undefined): Response {
+  recordServed(trace, served);
+  const { body, contentType, streamed } = served.value;
+  return streamResponse(body, rawSSEFraming(openAIError, contentType), {
+    headers: streamed ? fallbackHeader(served) : { ...fallbackHeader(served), "cache-control": "no-store" },
+    onEnd: streamed ? streamEnded(trace) : undefined,
+  });
 }
+
+const openAIError = (error: GatewayError) => toOpenAIErrorBody(error);
 
 async function* rememberSignatures(chunks: AsyncIterable<ChatCompletionChunk>, signatures: ThoughtSignatures): AsyncGenerator<ChatCompletionChunk> {
   for await (const chunk of chunks) {
     for (const choice of chunk.choices) signatures.rememberFrom(choice.delta.tool_calls);
     yield chunk;
   }
-}
-
-function openAIEventStream(chunks: AsyncIterable<object>, keepaliveMs: number, headers: Record<string, string>): Response {
-  return sseResponse(chunks, {
-    keepaliveMs,
-    done: "[DONE]",
-    errorEvent: (error) => toOpenAIErrorBody(streamFailure(error)),
-  }, headers);
 }
 
 function randomBase62(length: number): string {
