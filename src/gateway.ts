@@ -25,6 +25,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** Gemini CLI waits 5 s between onboarding polls; tests need less. */
   onboardPollMs?: number;
+  /** Read the state file but never write it (`jellycli check` beside a running server). */
+  readOnlyState?: boolean;
 }
 
 export interface Gateway {
@@ -52,6 +54,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   for (const { file, problem } of problems) log.warn("skipping credential file", { file, problem });
   const store = new StateStore(config.state_file, {
     flushIntervalMs: config.state_flush_interval_s * 1000,
+    readOnly: options.readOnlyState,
     onError: (error) => log.error("could not write the state file", { path: config.state_file, error: error.message }),
     onWarning: (message) => log.warn(message),
   });

@@ -77,16 +77,19 @@ async function main(): Promise<number> {
   return -1; // keep running
 }
 
-/** `jellycli check`: the first thing to run after dropping credential files in. */
+/**
+ * `jellycli check`: the first thing to run after dropping credential files in. It probes every
+ * credential once and prints what it found, but never writes the state file: a running gateway
+ * owns it. Exits 1 when some upstream has no credential that passed (refused, unreachable).
+ */
 async function check(config: Config): Promise<number> {
-  const gateway = await createGateway(config, { log: createLogger("warn") });
+  const gateway = await createGateway(config, { log: createLogger("warn"), readOnlyState: true });
   const members = gateway.backends.flatMap((backend) => backend.pool.all().map((member) => ({ backend, member })));
   if (members.length === 0) {
     console.log(`No credentials: no files in ${config.credentials_dir}, no gemini_api_keys, no openai_upstreams.`);
     return 1;
   }
-  await Promise.all(members.map(({ backend, member }) => probeCredential(backend, member, Date.now)));
-  await gateway.store.flush();
+  const outcomes = await Promise.all(members.map(async ({ backend, member }) => ({ backend, ok: (await probeCredential(backend, member, Date.now)).kind === "probe_ok" })));
   const now = Date.now();
   const rows = gateway.backends.flatMap((backend) => backend.pool.reports(now).map((report) => [
     report.file, report.email ?? "", report.project ?? "", report.tier ?? "",
@@ -95,11 +98,10 @@ async function check(config: Config): Promise<number> {
     report.next_reset ?? "",
   ]));
   console.log(formatTable(["FILE", "EMAIL", "PROJECT", "TIER", "STATE", "REASON", "NEXT RESET"], rows));
-  const summaries = gateway.backends.map((backend) => backend.pool.summary(now));
-  const usable = summaries.reduce((sum, summary) => sum + summary.usable, 0);
-  const total = summaries.reduce((sum, summary) => sum + summary.total, 0);
-  console.log(`\n${usable} of ${total} credentials usable.`);
-  return usable > 0 ? 0 : 1;
+  const passed = outcomes.filter((outcome) => outcome.ok).length;
+  const dead = gateway.backends.filter((backend) => backend.pool.all().length > 0 && !outcomes.some((outcome) => outcome.backend === backend && outcome.ok));
+  console.log(`\n${passed} of ${outcomes.length} credentials passed.${dead.length > 0 ? ` No credential works for: ${dead.map((backend) => backend.name).join(", ")}.` : ""}`);
+  return dead.length === 0 ? 0 : 1;
 }
 
 function formatTable(header: string[], rows: string[][]): string {

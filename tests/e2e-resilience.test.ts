@@ -1,7 +1,7 @@
 // The pool under real failure modes, end to end: quota-aware rotation, disabled accounts, fallback
 // models, hot reload, idle health checks, client disconnects, concurrency and `jellycli check`.
 import { describe, expect, test } from "bun:test";
-import { readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { parse } from "smol-toml";
@@ -259,9 +259,9 @@ describe("jellycli check", () => {
     expect(lines.find((line) => line.startsWith("dead.json"))).toMatch(/invalid\s+invalid_grant/);
     expect(lines.find((line) => line.startsWith("gemini-api:"))).toMatch(/^gemini-api:[0-9a-f]{8}\s+active/);
     expect(out).not.toContain("AIza-check-key");
-    expect(out).toContain("2 of 3 credentials usable.");
+    expect(out).toContain("2 of 3 credentials passed.");
     expect(out).not.toContain("ya29.");
-    const state = parse(readFileSync(harness.workspace.stateFile, "utf8")) as any;
-    expect(state.credentials["good.json"].tier).toBe("free-tier");
+    // The state file belongs to the gateway (which may be running): check only reads it.
+    expect(existsSync(harness.workspace.stateFile)).toBe(false);
   });
 });

@@ -12,6 +12,8 @@ const HEADER =
 
 export interface StateStoreOptions {
   flushIntervalMs: number;
+  /** Never write (`jellycli check`: the file belongs to the server that may be running). */
+  readOnly?: boolean;
   onError?: (error: Error) => void;
   onWarning?: (message: string) => void;
 }
@@ -48,7 +50,7 @@ export class StateStore {
   }
 
   markDirty(): void {
-    if (this.timer) return;
+    if (this.timer || this.options.readOnly) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush().catch((error: Error) => this.options.onError?.(error));
@@ -58,6 +60,7 @@ export class StateStore {
 
   /** Writes now; successive flushes are serialised so an older snapshot never lands last. */
   flush(): Promise<void> {
+    if (this.options.readOnly) return Promise.resolve();
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;

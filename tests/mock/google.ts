@@ -26,7 +26,8 @@ export interface MockAccount {
 
 export type Scripted =
   | { kind: "error"; status: number; body?: unknown; headers?: Record<string, string> }
-  | { kind: "reply"; text?: string; chunks?: string[]; thoughts?: string; delayMs?: number; finishReason?: string }
+  /** `gate`: the answer is held back until it resolves (tests that need "before the answer existed"). */
+  | { kind: "reply"; text?: string; chunks?: string[]; thoughts?: string; delayMs?: number; finishReason?: string; gate?: Promise<unknown> }
   | { kind: "drop"; chunks: string[] }
   /** Raw response parts, one array per stream event (joined for unary calls). */
   | { kind: "parts"; events: any[][]; finishReason?: string; groundingMetadata?: unknown; delayMs?: number }
@@ -66,6 +67,8 @@ export class MockGoogle {
   aborted = 0;
   /** Random faults for unscripted calls (the soak test): probabilities per call. */
   chaos: { rateLimit?: number; serverError?: number; dropMidStream?: number; refreshFailure?: number } = {};
+  /** When set, the token endpoint answers every refresh with this status and body. */
+  tokenFailure: { status: number; body: unknown } | undefined;
 
   constructor() {
     this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
@@ -239,6 +242,7 @@ export class MockGoogle {
     call.body = Object.fromEntries(form);
     if (form.get("grant_type") !== "refresh_token") return json({ error: "unsupported_grant_type" }, 400);
     if (Math.random() < (this.chaos.refreshFailure ?? 0)) return json({ error: "internal_failure", error_description: "chaos" }, 503);
+    if (this.tokenFailure) return json(this.tokenFailure.body, this.tokenFailure.status);
     const account = [...this.accounts.values()].find((candidate) => candidate.refreshToken === form.get("refresh_token"));
     call.account = account?.name;
     const clientOk = account && form.get("client_id") === (account.clientId ?? GEMINI_CLI_CLIENT_ID) && form.get("client_secret") === (account.clientSecret ?? GEMINI_CLI_CLIENT_SECRET);
@@ -305,7 +309,8 @@ export class MockGoogle {
       });
     }
     if (scripted.kind === "reset") {
-      return new Response(new ReadableStream({ start: (controller) => controller.error(new Error("connection reset by script")) }), { headers: { "content-type": "application/json" } });
+      // error() without a reason: the connection resets and Bun prints nothing (a passing test stays quiet).
+      return new Response(new ReadableStream({ start: (controller) => controller.error() }), { headers: { "content-type": "application/json" } });
     }
     if (scripted.kind === "hang") {
       return new Promise<Response>((resolve) => signal.addEventListener("abort", () => resolve(new Response(null, { status: 499 }))));
@@ -333,6 +338,7 @@ export class MockGoogle {
     if (!streaming) {
       const parts = [...(thoughts ? [{ text: thoughts, thought: true }] : []), { text: chunks.join("") }];
       if (scripted.kind === "reply" && scripted.delayMs) await Bun.sleep(scripted.delayMs);
+      if (scripted.kind === "reply" && scripted.gate) await scripted.gate;
       return json(envelope(parts, true));
     }
     const delayMs = scripted.kind === "reply" ? scripted.delayMs ?? 0 : 0;
@@ -353,7 +359,7 @@ export class MockGoogle {
         }
         if (drop) {
           await Bun.sleep(50); // let what was sent reach the client before the connection breaks
-          controller.error(new Error("dropped by script"));
+          controller.error(); // no reason given: the connection breaks and Bun prints nothing
         }
         else controller.close();
       },

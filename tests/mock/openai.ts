@@ -5,7 +5,9 @@
 export type OpenAIScripted =
   | { kind: "text"; text?: string; reasoning?: string; chunks?: string[]; delayMs?: number; finishReason?: string }
   | { kind: "tools"; calls: { name: string; arguments: string; id?: string }[]; reasoning?: string; text?: string; fragmentSize?: number }
-  | { kind: "error"; status: number; message?: string; code?: string; headers?: Record<string, string> };
+  | { kind: "error"; status: number; message?: string; code?: string; headers?: Record<string, string> }
+  /** A stream that sends these text chunks, then breaks the connection. */
+  | { kind: "drop"; chunks: string[] };
 
 export interface OpenAIRecordedCall {
   path: string;
@@ -71,6 +73,7 @@ export class MockOpenAI {
     const id = `chatcmpl-mock${this.calls.length}`;
     const lastUser = [...body.messages].reverse().find((message: any) => message.role === "user");
     const echo = `Echo: ${typeof lastUser?.content === "string" ? lastUser.content : JSON.stringify(lastUser?.content ?? "")}`;
+    if (scripted.kind === "drop") return dropAfter(id, body.model, scripted.chunks);
     const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, completion_tokens_details: { reasoning_tokens: scripted.reasoning ? 3 : 0 } };
 
     if (body.stream !== true) {
@@ -112,6 +115,19 @@ export class MockOpenAI {
       },
     }), { headers: { "content-type": "text/event-stream" } });
   }
+}
+
+function dropAfter(id: string, model: string, chunks: string[]): Response {
+  const encoder = new TextEncoder();
+  return new Response(new ReadableStream<Uint8Array>({
+    async start(controller) {
+      for (const content of chunks) {
+        controller.enqueue(encoder.encode(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`));
+      }
+      await Bun.sleep(50); // let what was sent reach the client before the connection breaks
+      controller.error(); // no reason given: the connection breaks and Bun prints nothing
+    },
+  }), { headers: { "content-type": "text/event-stream" } });
 }
 
 /** Real servers reject an assistant tool_calls message whose calls are not all answered next. */
