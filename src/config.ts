@@ -15,52 +15,62 @@ export const DEFAULT_MODELS = [
   "gemini-3-flash-preview",
 ];
 
-const secondsSchema = (defaultValue: number, minimum = 0) => t.Number({ default: defaultValue, minimum });
+const secondsSchema = (defaultValue: number, minimum: number, description: string) => t.Number({ default: defaultValue, minimum, description });
+const choice = <const T extends string>(values: readonly T[], defaultValue: NoInfer<T>, description: string) =>
+  t.Union(values.map((value) => t.Literal(value)), { default: defaultValue, description });
 
+// Every key has a default and a one-line reason: `jellycli --help` and config.example.toml show them.
 export const configSchema = t.Object({
-  password: t.Optional(t.Union([t.String({ minLength: 1 }), t.Array(t.String({ minLength: 1 }), { minItems: 1 })])),
-  bind_address: t.String({ default: "127.0.0.1:7878", pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$" }),
-  credentials_dir: t.String({ default: "./credentials", minLength: 1 }),
-  state_file: t.String({ default: "./creds_state.toml", minLength: 1 }),
-  code_assist_endpoint: t.String({ default: "https://cloudcode-pa.googleapis.com", pattern: "^https?://" }),
-  oauth_token_url: t.String({ default: "https://oauth2.googleapis.com/token", pattern: "^https?://" }),
-  calls_per_rotation: t.Integer({ default: 1, minimum: 1 }),
-  max_retries: t.Integer({ default: 3, minimum: 0, maximum: 20 }),
-  connect_timeout_s: secondsSchema(30, 0.1),
-  idle_timeout_s: secondsSchema(300, 0.1),
-  keepalive_s: secondsSchema(15, 0.1),
-  fake_stream_keepalive_s: secondsSchema(3, 0.1),
-  max_body_bytes: t.Integer({ default: 20 * 1024 * 1024, minimum: 1024 }),
-  log_level: t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")], { default: "info" }),
-  models: t.Array(t.String({ minLength: 1 }), { default: DEFAULT_MODELS, minItems: 1 }),
-  state_flush_interval_s: secondsSchema(2, 0.05),
-  reasoning_field: t.Union([t.Literal("reasoning_content"), t.Literal("reasoning"), t.Literal("think_tags"), t.Literal("hidden")], { default: "reasoning_content" }),
-  schema_profile: t.Union([t.Literal("json_schema"), t.Literal("openapi")], { default: "json_schema" }),
-  fetch_remote_images: t.Boolean({ default: true }),
-  /** requested model → model served instead, only when no credential can serve the requested one. */
-  fallback_models: t.Record(t.String({ minLength: 1 }), t.String({ minLength: 1 }), { default: {} }),
-  health_check_interval_s: secondsSchema(300, 0),
-  gemini_api_keys: t.Array(t.String({ minLength: 1 }), { default: [] }),
-  gemini_api_endpoint: t.String({ default: "https://generativelanguage.googleapis.com", pattern: "^https?://" }),
-  /** Which pool serves Gemini models first; the next serves when one has no usable credential. */
-  gemini_upstream_order: t.Array(t.Union([t.Literal("codeassist"), t.Literal("gemini_api")]), { default: ["codeassist", "gemini_api"], minItems: 1 }),
+  password: t.Optional(t.Union([t.String({ minLength: 1 }), t.Array(t.String({ minLength: 1 }), { minItems: 1 })], {
+    description: "client password(s), sent as Authorization: Bearer; without one jellycli only binds to loopback",
+  })),
+  bind_address: t.String({ default: "127.0.0.1:7878", pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$", description: "host:port to listen on ([::1]:7878 for IPv6)" }),
+  credentials_dir: t.String({ default: "./credentials", minLength: 1, description: "folder of OAuth credential files (*.json), watched for changes" }),
+  state_file: t.String({ default: "./creds_state.toml", minLength: 1, description: "per-credential state: counters, cooldowns, reasons" }),
+  code_assist_endpoint: t.String({ default: "https://cloudcode-pa.googleapis.com", pattern: "^https?://", description: "Google Code Assist base URL" }),
+  oauth_token_url: t.String({ default: "https://oauth2.googleapis.com/token", pattern: "^https?://", description: "OAuth token endpoint used to refresh access tokens" }),
+  calls_per_rotation: t.Integer({ default: 1, minimum: 1, description: "calls served by one credential before moving to the next" }),
+  max_retries: t.Integer({ default: 3, minimum: 0, maximum: 20, description: "extra upstream calls (other credentials, other pools) after a failure, before the first byte" }),
+  connect_timeout_s: secondsSchema(30, 0.1, "wait for a stream's first byte from the upstream"),
+  idle_timeout_s: secondsSchema(300, 0.1, "longest upstream silence, also the wait for a non-streamed answer; there is no total timeout"),
+  keepalive_s: secondsSchema(15, 0.1, "SSE keep-alive comment interval while a stream is silent"),
+  fake_stream_keepalive_s: secondsSchema(3, 0.1, "keep-alive interval of -fake-stream answers (the first goes out within a second)"),
+  max_body_bytes: t.Integer({ default: 20 * 1024 * 1024, minimum: 1024, description: "largest accepted request body (413 beyond)" }),
+  log_level: choice(["debug", "info", "warn", "error"], "info", "debug also shows every retry decision"),
+  models: t.Array(t.String({ minLength: 1 }), { default: DEFAULT_MODELS, minItems: 1, description: "base models /v1/models lists (each also as -fake-stream)" }),
+  state_flush_interval_s: secondsSchema(2, 0.05, "how often pending state is written (a kill -9 loses at most this much)"),
+  reasoning_field: choice(["reasoning_content", "reasoning", "think_tags", "hidden"], "reasoning_content", "where model thoughts go in OpenAI answers"),
+  schema_profile: choice(["json_schema", "openapi"], "json_schema", "how tool and JSON schemas are sent to Gemini"),
+  fetch_remote_images: t.Boolean({ default: true, description: "fetch http(s) image URLs and send them inline (false: pass them on as URLs)" }),
+  fallback_models: t.Record(t.String({ minLength: 1 }), t.String({ minLength: 1 }), {
+    default: {}, description: "requested model → model served instead, only when no credential can serve the requested one",
+  }),
+  health_check_interval_s: secondsSchema(300, 0, "idle health checks of suspected, cooling and invalid credentials; 0 turns them off"),
+  gemini_api_keys: t.Array(t.String({ minLength: 1 }), { default: [], description: "Gemini API keys: a pool of their own" }),
+  gemini_api_endpoint: t.String({ default: "https://generativelanguage.googleapis.com", pattern: "^https?://", description: "Gemini API base URL" }),
+  gemini_upstream_order: t.Array(t.Union([t.Literal("codeassist"), t.Literal("gemini_api")]), {
+    default: ["codeassist", "gemini_api"], minItems: 1, description: "which pool serves Gemini models first; the next serves when one cannot",
+  }),
   openai_upstreams: t.Array(t.Object({
-    name: t.String({ minLength: 1, pattern: "^[A-Za-z0-9_.-]+$" }),
-    base_url: t.String({ pattern: "^https?://" }),
-    api_keys: t.Array(t.String(), { default: [] }),
-    /** Names it serves: exact names, `prefix*` patterns, or "*". */
-    models: t.Array(t.String({ minLength: 1 }), { minItems: 1 }),
-    model_mapping: t.Record(t.String(), t.String(), { default: {} }),
-    profile: t.Union([t.Literal("generic"), t.Literal("deepseek"), t.Literal("kimi"), t.Literal("ollama")], { default: "generic" }),
-  }), { default: [] }),
-  /** A Gemini-native client asking for a model nobody serves gets this one (never a 404). */
-  default_model: t.Optional(t.String({ minLength: 1 })),
-  log_requests: t.Union([t.Literal("off"), t.Literal("summary"), t.Literal("full")], { default: "summary" }),
-  log_dir: t.String({ default: "./logs", minLength: 1 }),
-  credentials_poll_s: secondsSchema(3, 0.05),
+    name: t.String({ minLength: 1, pattern: "^[A-Za-z0-9_.-]+$", description: "a short name for logs, state and routing" }),
+    base_url: t.String({ pattern: "^https?://", description: "the server's OpenAI base URL, ending in /v1" }),
+    api_keys: t.Array(t.String(), { default: [], description: "keys rotated like credentials; none for a local server" }),
+    models: t.Array(t.String({ minLength: 1 }), { minItems: 1, description: "names it serves: exact names, prefix* patterns, or *" }),
+    model_mapping: t.Record(t.String(), t.String(), { default: {}, description: "client model name → upstream model name" }),
+    profile: choice(["generic", "deepseek", "kimi", "ollama"], "generic", "server quirks to respect"),
+  }), { default: [], description: "OpenAI-compatible servers ([[openai_upstreams]] tables)" }),
+  default_model: t.Optional(t.String({ minLength: 1, description: "where a Gemini-native client's unknown model name goes (Gemini CLI's helper calls)" })),
+  log_requests: choice(["off", "summary", "full"], "summary", "one access line per request, or full records in log_dir"),
+  log_dir: t.String({ default: "./logs", minLength: 1, description: "where full request records go" }),
+  credentials_poll_s: secondsSchema(3, 0.05, "how often credentials_dir is checked for added, removed or replaced files"),
 });
 
-export type Config = Static<typeof configSchema>;
+type RawConfig = Static<typeof configSchema>;
+type SecondsKey = Extract<keyof RawConfig, `${string}_s`>;
+/** Every `<name>_s` key also as `<name>_ms`, converted once when the config is loaded. */
+type Milliseconds = { readonly [K in SecondsKey as K extends `${infer Base}_s` ? `${Base}_ms` : never]: number };
+
+export type Config = Readonly<RawConfig> & Milliseconds;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -77,43 +87,101 @@ export interface ConfigSources {
 
 export interface LoadedConfig {
   config: Config;
+  /** The config file read, if any. */
   source: string | null;
+  /** Where the values came from, for the start line: "defaults", "config.toml + flags" … */
+  origin: string;
   warnings: string[];
 }
 
-const keys = Object.keys(configSchema.properties) as (keyof Config)[];
+const keys = Object.keys(configSchema.properties) as (keyof RawConfig)[];
+/** Never echoed back in an error message. */
+const SECRET_KEYS = new Set(["password", "gemini_api_keys", "api_keys"]);
 
 export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedConfig> {
   const cwd = sources.cwd ?? process.cwd();
-  const warnings: string[] = [];
   const path = findConfigFile(sources.configPath, cwd);
   const raw: Record<string, unknown> = path ? await readConfigFile(path) : {};
-  const label = path ?? "configuration";
-
-  for (const key of Object.keys(raw)) {
-    if (!keys.includes(key as keyof Config)) warnings.push(`${label}: unknown key "${key}" ignored`);
-  }
-  const merged: Record<string, unknown> = Object.fromEntries(Object.entries(raw).filter(([key]) => keys.includes(key as keyof Config)));
-
+  const merged: Record<string, unknown> = { ...raw };
+  const origins = path ? [path] : [];
+  let fromEnv = false;
   for (const key of keys) {
-    const fromEnv = sources.env?.[`JELLYCLI_${key.toUpperCase()}`];
-    if (fromEnv !== undefined && fromEnv !== "") merged[key] = coerce(key, fromEnv);
+    const value = sources.env?.[`JELLYCLI_${key.toUpperCase()}`];
+    if (value === undefined || value === "") continue;
+    merged[key] = coerce(key, value);
+    fromEnv = true;
   }
+  if (fromEnv) origins.push("environment");
   for (const [key, value] of Object.entries(sources.flags ?? {})) {
-    if (!keys.includes(key as keyof Config)) throw new ConfigError(`unknown option --${key.replaceAll("_", "-")}`);
-    merged[key] = coerce(key as keyof Config, value);
+    if (!keys.includes(key as keyof RawConfig)) throw new ConfigError(`unknown option --${key.replaceAll("_", "-")} (see --help for every key)`);
+    merged[key] = coerce(key as keyof RawConfig, value);
   }
+  if (Object.keys(sources.flags ?? {}).length > 0) origins.push("flags");
+  const { config, warnings } = buildConfig(merged, path ?? "configuration", describeOrigin(path));
+  return { config, source: path, origin: origins.length > 0 ? origins.join(" + ") : "defaults", warnings };
+}
 
-  const withDefaults = Value.Default(configSchema, Value.Clone(merged)) as Record<string, unknown>;
+/**
+ * Validates a merged set of values, fills in the defaults and derives the `_ms` keys. The one way a
+ * Config is made — by loadConfig, and by tests, so an invalid override fails as it would for a user.
+ */
+export function buildConfig(values: Record<string, unknown>, label = "configuration", origin = label): { config: Config; warnings: string[] } {
+  const warnings = unknownKeys(configSchema, values, "").map((key) => `${label}: unknown key "${key}" ignored${suggestion(key)}`);
+  const known = Object.fromEntries(Object.entries(values).filter(([key]) => keys.includes(key as keyof RawConfig)));
+  const withDefaults = Value.Default(configSchema, Value.Clone(known)) as Record<string, unknown>;
   const problems = [...Value.Errors(configSchema, withDefaults)];
   if (problems.length > 0) {
     const lines = problems.slice(0, 10).map((problem) => {
       const key = problem.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
-      return `  ${key}: ${problem.message} (got ${JSON.stringify(problem.value)})`;
+      const secret = problem.path.split("/").some((part) => SECRET_KEYS.has(part));
+      const allowed = (problem.schema.anyOf as { const?: unknown }[] | undefined)?.map((option) => option.const);
+      const message = allowed?.every((value) => typeof value === "string") ? `must be one of: ${allowed.join(", ")}` : problem.message;
+      return `  ${key}: ${message}${secret ? "" : ` (got ${JSON.stringify(problem.value)})`}`;
     });
-    throw new ConfigError(`invalid configuration in ${describeOrigin(path)}:\n${lines.join("\n")}`);
+    throw new ConfigError(`invalid configuration in ${origin}:\n${lines.join("\n")}`);
   }
-  return { config: Object.freeze(withDefaults as Config), source: path, warnings };
+  const milliseconds = Object.fromEntries(Object.entries(withDefaults).filter(([key]) => key.endsWith("_s")).map(([key, value]) => [`${key.slice(0, -2)}_ms`, Math.round((value as number) * 1000)]));
+  return { config: Object.freeze({ ...withDefaults, ...milliseconds }) as Config, warnings };
+}
+
+/** Keys the schema does not know, at any depth (a typo inside an [[openai_upstreams]] table too). */
+function unknownKeys(schema: TSchema, value: unknown, path: string): string[] {
+  if (schema.type === "array" && Array.isArray(value) && schema.items) {
+    return value.flatMap((item, index) => unknownKeys(schema.items as TSchema, item, `${path}[${index}]`));
+  }
+  if (schema.type !== "object" || !schema.properties || typeof value !== "object" || value === null) return [];
+  const properties = schema.properties as Record<string, TSchema>;
+  return Object.entries(value).flatMap(([key, inner]) => {
+    const where = path ? `${path}.${key}` : key;
+    return properties[key] ? unknownKeys(properties[key]!, inner, where) : [where];
+  });
+}
+
+/** ` (did you mean "api_keys"?)` when a known key is a typo away. */
+function suggestion(path: string): string {
+  const name = path.split(/[.\]]/).at(-1)!.replace(/^\[\d+$/, "");
+  const candidates = [...keys, ...Object.keys((configSchema.properties.openai_upstreams.items as TSchema).properties as object)];
+  const best = candidates.map((candidate) => [candidate, editDistance(name, candidate)] as const).sort((a, b) => a[1] - b[1])[0];
+  return best && best[1] <= 2 ? ` (did you mean "${best[0]}"?)` : "";
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** Every key with its default and reason: `jellycli --help`. */
+export function describeKeys(): string {
+  return keys.map((key) => {
+    const schema = configSchema.properties[key] as TSchema;
+    const fallback = schema.default === undefined ? "(none)" : JSON.stringify(schema.default);
+    return `  --${key.replaceAll("_", "-")} (${key}, default ${fallback})\n      ${schema.description ?? ""}`;
+  }).join("\n");
 }
 
 function describeOrigin(path: string | null): string {
@@ -149,11 +217,13 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
 }
 
 /** Environment and flags are strings; turn them into what the schema of `key` expects. */
-function coerce(key: keyof Config, text: string): unknown {
+function coerce(key: keyof RawConfig, text: string): unknown {
   const schema = configSchema.properties[key] as TSchema;
   const accepts = (type: string) => schema.type === type || (schema.anyOf as TSchema[] | undefined)?.some((s) => s.type === type);
   if (accepts("array")) {
     const trimmed = text.trim();
+    // A password may contain a comma: several passwords only as a JSON list.
+    if (key === "password" && !trimmed.startsWith("[")) return text;
     if (trimmed.startsWith("[")) {
       try {
         return JSON.parse(trimmed);

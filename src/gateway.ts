@@ -53,7 +53,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const { credentials, problems } = await loadCredentials(config.credentials_dir);
   for (const { file, problem } of problems) log.warn("skipping credential file", { file, problem });
   const store = new StateStore(config.state_file, {
-    flushIntervalMs: config.state_flush_interval_s * 1000,
+    flushIntervalMs: config.state_flush_interval_ms,
     readOnly: options.readOnlyState,
     onError: (error) => log.error("could not write the state file", { path: config.state_file, error: error.message }),
     onWarning: (message) => log.warn(message),
@@ -79,10 +79,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     tokenUrl: config.oauth_token_url,
     fetch: fetchImpl,
     now,
-    timeoutMs: config.connect_timeout_s * 1000,
+    timeoutMs: config.connect_timeout_ms,
     onWriteError: (credential, error) => log.error("could not write the refreshed token back", { credential: credential.id, error: error.message }),
   });
-  const transport = { fetch: fetchImpl, connectTimeoutMs: config.connect_timeout_s * 1000, idleTimeoutMs: config.idle_timeout_s * 1000 };
+  const transport = { fetch: fetchImpl, connectTimeoutMs: config.connect_timeout_ms, idleTimeoutMs: config.idle_timeout_ms };
   const codeAssist = new CodeAssistUpstream({ ...transport, endpoint: config.code_assist_endpoint, onboardPollMs: options.onboardPollMs });
 
   const backends = new Map<string, Backend>();
@@ -107,7 +107,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     defaultModel: config.default_model,
   });
   const executor = new Executor({ backends, router, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models });
-  const healthChecker = new HealthChecker({ backends: [...backends.values()], intervalMs: config.health_check_interval_s * 1000, busy: () => executor.busy, log, now });
+  const healthChecker = new HealthChecker({ backends: [...backends.values()], intervalMs: config.health_check_interval_ms, busy: () => executor.busy, log, now });
   const watcher = new CredentialWatcher(config.credentials_dir, ({ credentials: next, problems: bad }) => {
     for (const { file, problem } of bad) log.warn("skipping credential file", { file, problem });
     pool.replaceCredentials(next);
@@ -120,12 +120,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     passwords: passwords(config),
     listedModels: () => routableModels(config),
     maxBodyBytes: config.max_body_bytes,
-    keepaliveMs: config.keepalive_s * 1000,
-    fakeStreamKeepaliveMs: config.fake_stream_keepalive_s * 1000,
+    keepaliveMs: config.keepalive_ms,
+    fakeStreamKeepaliveMs: config.fake_stream_keepalive_ms,
     reasoningField: config.reasoning_field,
     schemaProfile: config.schema_profile,
     remoteImages: config.fetch_remote_images
-      ? { fetch: fetchImpl, maxBytes: config.max_body_bytes, timeoutMs: config.connect_timeout_s * 1000 }
+      ? { fetch: fetchImpl, maxBytes: config.max_body_bytes, timeoutMs: config.connect_timeout_ms }
       : null,
     version: VERSION,
   });
@@ -135,7 +135,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     store,
     backends: [...backends.values()],
     listen() {
-      watcher.start(config.credentials_poll_s * 1000);
+      watcher.start(config.credentials_poll_ms);
       healthChecker.start();
       const { hostname, port } = splitBindAddress(config.bind_address);
       try {

@@ -1,22 +1,30 @@
 #!/usr/bin/env bun
 // The command line: parse argv, load the config, start the gateway, stop it cleanly on signals.
 // The only module that reads process.env / argv or installs signal handlers.
-import { checkSafety, ConfigError, loadConfig, type Config } from "./config.ts";
+import { checkSafety, ConfigError, describeKeys, loadConfig, type Config } from "./config.ts";
 import { probeCredential } from "./health-check.ts";
 import { createGateway } from "./gateway.ts";
 import { createLogger } from "./log.ts";
 import { VERSION } from "./version.ts";
 
-const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts
+const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts,
+Gemini API keys and OpenAI-compatible servers
 
 Usage:
   jellycli [serve] [--config FILE] [--<key> VALUE …]   start the gateway (the default)
-  jellycli check [--config FILE] [--<key> VALUE …]     probe every credential once and print a table
+  jellycli check [--config FILE] [--<key> VALUE …]     probe every credential once and print a table;
+                                                      never writes the state file (a running gateway
+                                                      owns it); exits 1 when an upstream has no
+                                                      working credential
   jellycli --version                                  print the version
   jellycli --help                                     this text
 
-Every config key can be given as --key-name VALUE (e.g. --bind-address 0.0.0.0:7878), as
-JELLYCLI_<KEY> in the environment, or in config.toml / config.json. See the README.`;
+Options (every command): --config FILE, and every config key below. The same keys are read from
+config.toml / config.json in the working directory (or --config FILE), then JELLYCLI_<KEY>
+environment variables, then flags. config.example.toml lists them all.
+
+Config keys:
+`;
 
 interface Arguments {
   command: "serve" | "check" | "version" | "help";
@@ -26,12 +34,15 @@ interface Arguments {
 
 export function parseArguments(argv: string[]): Arguments {
   const result: Arguments = { command: "serve", flags: {} };
+  let sawCommand = false;
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index]!;
     if (argument === "--version" || argument === "-v" || argument === "version") return { ...result, command: "version" };
     if (argument === "--help" || argument === "-h" || argument === "help") return { ...result, command: "help" };
-    if ((argument === "serve" || argument === "check") && index === 0) {
+    // The subcommand may stand anywhere: `jellycli --config f.toml check` works like `jellycli check --config f.toml`.
+    if ((argument === "serve" || argument === "check") && !sawCommand) {
       result.command = argument;
+      sawCommand = true;
       continue;
     }
     if (!argument.startsWith("--")) throw new ConfigError(`unexpected argument "${argument}" (see --help)`);
@@ -51,18 +62,18 @@ async function main(): Promise<number> {
     return 0;
   }
   if (args.command === "help") {
-    console.log(USAGE);
+    console.log(USAGE + describeKeys());
     return 0;
   }
-  const { config, source, warnings } = await loadConfig({ configPath: args.configPath, env: process.env, flags: args.flags });
-  if (args.command === "check") return check(config);
-  checkSafety(config);
+  const { config, origin, warnings } = await loadConfig({ configPath: args.configPath, env: process.env, flags: args.flags });
   const log = createLogger(config.log_level);
   for (const warning of warnings) log.warn(warning);
+  if (args.command === "check") return check(config);
+  checkSafety(config);
   const gateway = await createGateway(config, { log });
   const url = gateway.listen();
   // Always printed, whatever log_level says: people (and scripts) wait for this line.
-  process.stderr.write(`jellycli ${VERSION} listening on ${url} (config: ${source ?? "defaults"})\n`);
+  process.stderr.write(`jellycli ${VERSION} listening on ${url} (config: ${origin})\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

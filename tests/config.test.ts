@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkSafety, ConfigError, DEFAULT_MODELS, loadConfig } from "../src/config.ts";
+import { readFileSync } from "node:fs";
+import { parse } from "smol-toml";
+import { buildConfig, checkSafety, configSchema, ConfigError, DEFAULT_MODELS, loadConfig } from "../src/config.ts";
 import { parseArguments } from "../src/main.ts";
 import { makeWorkspace } from "./helpers.ts";
 
@@ -82,6 +84,62 @@ describe("loadConfig", () => {
   });
 });
 
+describe("what a newcomer sees", () => {
+  test("seconds are converted once: every *_s key also exists as *_ms", async () => {
+    const { config } = await loadConfig({ cwd: makeWorkspace().dir, env: { JELLYCLI_KEEPALIVE_S: "1.5" } });
+    expect(config).toMatchObject({ keepalive_ms: 1500, connect_timeout_ms: 30_000, idle_timeout_ms: 300_000, state_flush_interval_ms: 2000, credentials_poll_ms: 3000 });
+  });
+
+  test("a typo inside an [[openai_upstreams]] table is a warning naming it, with a suggestion", async () => {
+    const { dir } = makeWorkspace();
+    writeFileSync(join(dir, "config.toml"), '[[openai_upstreams]]\nname = "kimi"\nbase_url = "http://127.0.0.1:1/v1"\napi_key = ["sk-x"]\nmodels = ["kimi-k2"]\n');
+    const { warnings, config } = await loadConfig({ cwd: dir, env: {} });
+    expect(warnings).toEqual([expect.stringContaining('unknown key "openai_upstreams[0].api_key" ignored (did you mean "api_keys"?)')]);
+    expect(config.openai_upstreams[0]!.api_keys).toEqual([]);
+  });
+
+  test("a wrong enum value lists the allowed values", async () => {
+    const error = await loadConfig({ cwd: makeWorkspace().dir, env: { JELLYCLI_REASONING_FIELD: "thoughts" } }).catch((caught) => caught);
+    expect(error.message).toContain("reasoning_field: must be one of: reasoning_content, reasoning, think_tags, hidden");
+    expect(error.message).not.toContain("Expected union value");
+  });
+
+  test("a rejected secret is never echoed back", async () => {
+    const { dir } = makeWorkspace();
+    writeFileSync(join(dir, "config.toml"), 'gemini_api_keys = ["AIza-real-secret", ""]\n');
+    const error = await loadConfig({ cwd: dir, env: {} }).catch((caught) => caught);
+    expect(error.message).toContain("gemini_api_keys");
+    expect(error.message).not.toContain("AIza-real-secret");
+  });
+
+  test("JELLYCLI_PASSWORD with a comma is one password; several only as a JSON list", async () => {
+    const { dir } = makeWorkspace();
+    expect((await loadConfig({ cwd: dir, env: { JELLYCLI_PASSWORD: "a,b" } })).config.password).toBe("a,b");
+    expect((await loadConfig({ cwd: dir, env: { JELLYCLI_PASSWORD: '["a","b"]' } })).config.password).toEqual(["a", "b"]);
+  });
+
+  test("the origin names every source used", async () => {
+    const { dir } = makeWorkspace();
+    expect((await loadConfig({ cwd: dir, env: {} })).origin).toBe("defaults");
+    expect((await loadConfig({ cwd: dir, env: {}, flags: { max_retries: "1" } })).origin).toBe("flags");
+    writeFileSync(join(dir, "config.toml"), "max_retries = 2\n");
+    expect((await loadConfig({ cwd: dir, env: { JELLYCLI_LOG_LEVEL: "warn" }, flags: { max_retries: "1" } })).origin).toBe(`${join(dir, "config.toml")} + environment + flags`);
+  });
+
+  test("config.example.toml names every key, and its values are the defaults", () => {
+    const text = readFileSync(join(import.meta.dir, "..", "config.example.toml"), "utf8");
+    for (const key of Object.keys(configSchema.properties)) expect(text).toMatch(new RegExp(`^# (\\[\\[)?${key}\\b`, "m"));
+    // Uncomment the top-level assignments: the file must load as a valid configuration.
+    const top = text.split("\n# [[openai_upstreams]]")[0]!.split("\n").filter((line) => /^# [a-z_]+ = /.test(line)).map((line) => line.slice(2).replace(/\s+# default: .*$/, ""));
+    const values = parse(top.join("\n")) as Record<string, unknown>;
+    const { config, warnings } = buildConfig(values);
+    expect(warnings).toEqual([]);
+    const defaults = buildConfig({}).config as Record<string, unknown>;
+    const examples = ["password", "fallback_models", "gemini_api_keys", "default_model"];
+    for (const key of Object.keys(values).filter((name) => !examples.includes(name))) expect([key, (config as Record<string, unknown>)[key]]).toEqual([key, defaults[key]]);
+  });
+});
+
 describe("checkSafety", () => {
   const base = async (env: Record<string, string>) => (await loadConfig({ cwd: makeWorkspace().dir, env })).config;
   test("loopback without a password is fine", async () => {
@@ -104,5 +162,10 @@ describe("parseArguments", () => {
     expect(parseArguments(["--version"]).command).toBe("version");
     expect(() => parseArguments(["--max-retries"])).toThrow(ConfigError);
     expect(() => parseArguments(["bogus"])).toThrow(ConfigError);
+  });
+
+  test("the subcommand may come after the flags", () => {
+    expect(parseArguments(["--config", "f.toml", "check"])).toEqual({ command: "check", configPath: "f.toml", flags: {} });
+    expect(parseArguments(["--max-retries", "1", "check"]).command).toBe("check");
   });
 });

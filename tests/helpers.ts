@@ -4,8 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach } from "bun:test";
-import { Value } from "@sinclair/typebox/value";
-import { configSchema, type Config } from "../src/config.ts";
+import { buildConfig, type Config } from "../src/config.ts";
 import { createGateway, type Gateway } from "../src/gateway.ts";
 import { silentLogger, type Logger } from "../src/log.ts";
 import { MockGoogle } from "./mock/google.ts";
@@ -65,8 +64,9 @@ export function addReadyAccount(mock: MockGoogle, workspace: Workspace, name: st
   return { accessToken, project };
 }
 
+/** Built by the same code as a user's config: an invalid override fails here as it would for them. */
 export function testConfig(mock: MockGoogle, workspace: Workspace, overrides: Partial<Config> = {}): Config {
-  return Value.Default(configSchema, {
+  return buildConfig({
     bind_address: "127.0.0.1:0",
     credentials_dir: workspace.credentialsDir,
     state_file: workspace.stateFile,
@@ -74,7 +74,7 @@ export function testConfig(mock: MockGoogle, workspace: Workspace, overrides: Pa
     oauth_token_url: mock.tokenUrl,
     state_flush_interval_s: 0.05,
     ...overrides,
-  }) as Config;
+  }).config;
 }
 
 export interface Running {

@@ -33,6 +33,34 @@ describe("command line", () => {
     expect(stderr).toContain("without a password");
   });
 
+  test("--help lists the subcommands, their options and every config key with its default", async () => {
+    const { code, stdout } = await runToExit(["--help"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("jellycli check");
+    expect(stdout).toContain("--bind-address (bind_address, default \"127.0.0.1:7878\")");
+    expect(stdout).toContain("--fake-stream-keepalive-s");
+  });
+
+  test("a port already in use is one line naming the address and the key", async () => {
+    const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("taken") });
+    try {
+      const { code, stderr } = await runToExit(["--bind-address", `127.0.0.1:${taken.port}`]);
+      expect(code).toBe(2);
+      expect(stderr).not.toContain("    at ");
+      expect(stderr.trim().split("\n").at(-1)).toBe(`jellycli: cannot listen on 127.0.0.1:${taken.port}: the address is already in use (set bind_address, e.g. --bind-address 127.0.0.1:7879)`);
+    } finally {
+      taken.stop(true);
+    }
+  });
+
+  test("the start line says where the configuration came from", async () => {
+    const workspace = makeWorkspace();
+    const gateway = await spawnJellycli([process.execPath, MAIN, "--log-level", "warn"], processEnv(mock, workspace), workspace.dir);
+    expect(gateway.output()).toContain("(config: environment + flags)");
+    gateway.process.kill("SIGTERM");
+    await gateway.process.exited;
+  });
+
   test("a bad config value exits non-zero naming the key and the file", async () => {
     const workspace = makeWorkspace();
     writeFileSync(join(workspace.dir, "config.toml"), "max_retries = \"lots\"\n");
