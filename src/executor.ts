@@ -41,7 +41,7 @@ export interface ExecuteRequest extends Routing {
 
 export interface PassthroughRequest extends Routing {
   /** The client's OpenAI chat body, forwarded untouched but for `model`. */
-  body: Record<string, unknown>;
+  body: object;
 }
 
 export interface Served<T> {

@@ -28,7 +28,7 @@ export interface UpstreamCall {
 
 /** An OpenAI chat request forwarded as it is; only `model` is replaced. */
 export interface PassthroughCall {
-  body: Record<string, unknown>;
+  body: object;
   model: string;
   auth: UpstreamAuth;
   signal?: AbortSignal;

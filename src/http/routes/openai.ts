@@ -58,7 +58,7 @@ export function openAIRoutes(deps: OpenAIRouteDeps) {
 async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
   const trace = currentTrace();
   const observe = observerFor(trace);
-  const forwarded = deps.executor.passthrough({ model: body.model, body: body as unknown as Record<string, unknown>, signal, observe });
+  const forwarded = deps.executor.passthrough({ model: body.model, body, signal, observe });
   if (forwarded) return passthroughResponse(await forwarded, trace);
 
   const model = parseModelName(body.model).base;
