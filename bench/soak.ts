@@ -60,7 +60,8 @@ async function oneRequest(stream: boolean): Promise<void> {
     });
     const body = await response.text();
     latencies.push(performance.now() - started);
-    if (response.status !== 200) count(`http ${response.status}`);
+    if (response.status === 429) count(`http 429 (${/Every credential is cooling down/.test(body) ? "every credential cooling, Retry-After to the earliest reset" : "the upstream's own 429 after max_retries"})`);
+    else if (response.status !== 200) count(`http ${response.status}`);
     else if (stream && body.includes('data: {"error"')) count("stream error in-band");
     else if (stream && !body.trimEnd().endsWith("data: [DONE]")) count("stream ended without [DONE] or error");
     else count("success");

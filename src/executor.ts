@@ -53,11 +53,12 @@ export interface Served<T> {
   fallbackModel?: string;
 }
 
-/** One try: which backend, which credential, which model name, with which auth. */
+/** One try: which backend, which credential, which model name; and the variant the client asked for. */
 interface Attempt {
   backend: Backend;
   credential: PoolMember;
   model: string;
+  variant: Route;
 }
 
 type Call<T> = (attempt: Attempt, auth: UpstreamAuth) => Promise<T>;
@@ -145,8 +146,7 @@ export class Executor {
   }
 
   private callOf(attempt: Attempt, auth: UpstreamAuth, input: ExecuteRequest) {
-    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
-    return { model: attempt.model, request: applyVariant(input.request, route, attempt.model), auth, signal: input.signal, observe: input.observe };
+    return { model: attempt.model, request: applyVariant(input.request, attempt.variant, attempt.model), auth, signal: input.signal, observe: input.observe };
   }
 
   /**
@@ -156,7 +156,7 @@ export class Executor {
    */
   private async run<T>(input: Routing, call: Call<T>, options: { deferSuccess?: boolean } = {}): Promise<Served<T>> {
     const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
-    const attempts = new Attempts(this.plan(route), this.deps.backends, this.now);
+    const attempts = new Attempts(route, this.plan(route), this.deps.backends, this.now);
     const { log, maxRetries } = this.deps;
     let lastError: GatewayError | undefined;
     let calls = 0;
@@ -261,7 +261,7 @@ interface Plan {
 
 /**
  * The attempts of one request, in order: each backend of the plan, and within it the pool's picks
- * (credentials already tried for this request are not picked again).
+ * (credentials not yet tried for this request first). `max_retries` bounds the total.
  */
 class Attempts {
   private index = 0;
@@ -270,7 +270,7 @@ class Attempts {
   private last: Candidate | undefined;
   readonly fallbackModel?: string;
 
-  constructor(private readonly plan: Plan, private readonly backends: ReadonlyMap<string, Backend>, private readonly now: () => number) {
+  constructor(private readonly route: Route, private readonly plan: Plan, private readonly backends: ReadonlyMap<string, Backend>, private readonly now: () => number) {
     this.fallbackModel = plan.fallbackModel;
   }
 
@@ -281,11 +281,14 @@ class Attempts {
       const backend = this.backends.get(candidate.backend);
       if (!backend) continue;
       this.last = candidate;
+      // Untried credentials first, backend by backend; on the last backend, when none is left, one
+      // already tried that the pool still finds usable (a passing 5xx, a busy model) serves again.
+      const last = this.index === this.plan.candidates.length - 1;
       const credential = backend.pool.pick(candidate.upstreamModel, this.now(), this.tried)
-        ?? (decision.action === "next_credential" && decision.again ? backend.pool.pick(candidate.upstreamModel, this.now()) : undefined);
+        ?? (last && this.tried.size > 0 ? backend.pool.pick(candidate.upstreamModel, this.now()) : undefined);
       if (!credential) continue;
       this.tried.add(credential.id);
-      return { backend, credential, model: candidate.upstreamModel };
+      return { backend, credential, model: candidate.upstreamModel, variant: this.route };
     }
     return undefined;
   }

@@ -7,10 +7,10 @@ export type Decision =
   /** Try the same credential again: after re-authenticating (a 401 with a refreshable token). */
   | { action: "retry_same"; reauth: true; pauseMs: 0 }
   /**
-   * Move on to the next credential of this backend (then the next backend), after `pauseMs`;
-   * with `again`, credentials already tried may serve once more (nobody was at fault).
+   * Move on to the next credential of this backend (then the next backend), after `pauseMs`. When
+   * every credential has been tried, one the pool still finds usable may serve again.
    */
-  | { action: "next_credential"; pauseMs: number; again?: boolean }
+  | { action: "next_credential"; pauseMs: number }
   /** This backend cannot serve the request at all (e.g. it does not know the model). */
   | { action: "next_backend" }
   /** The error is the answer. */
@@ -44,8 +44,8 @@ export function decide(error: GatewayError, attempt: AttemptState): Decision {
     return error.status === 404 && error.code === "model_not_found" ? { action: "next_backend" } : { action: "give_up" };
   }
   if (attempt.calls > attempt.maxRetries) return { action: "give_up" };
-  if (error.kind === "capacity") return { action: "next_credential", pauseMs: capacityPauseMs(attempt.calls, error.retryAfterMs), again: true };
-  // rate_limit, quota, auth, needs_person, permission, transient: this credential is done for
-  // this request (the pool has recorded why); the next one is tried at once.
+  if (error.kind === "capacity") return { action: "next_credential", pauseMs: capacityPauseMs(attempt.calls, error.retryAfterMs) };
+  // Everything else: the pool has recorded why (a cooldown, a rest, invalid, disabled), so the
+  // next pick already avoids or deprioritises this credential; try it at once.
   return { action: "next_credential", pauseMs: 0 };
 }

@@ -56,12 +56,21 @@ describe("a per-account rate limit is not 'model out of capacity'", () => {
 });
 
 describe("transient rests lower priority; they never refuse", () => {
+  test("a 500 with every other account cooling: the same account is tried again rather than failing", async () => {
+    for (const name of ["a", "b"]) addReadyAccount(harness.mock, harness.workspace, name);
+    harness.mock.script("a", { kind: "error", status: 500 });
+    harness.mock.script("b", rateLimited(30));
+    const gateway = await start();
+    expect((await ask(gateway)).status).toBe(200);
+    expect(accounts()).toEqual(["a", "b", "a"]);
+  });
+
   test("after every account answered 500, the next request is served, not refused with 429", async () => {
     for (const name of ["a", "b", "c"]) {
       addReadyAccount(harness.mock, harness.workspace, name);
       harness.mock.script(name, { kind: "error", status: 500 });
     }
-    const gateway = await start();
+    const gateway = await start({ max_retries: 2 });
     const failed = await ask(gateway);
     expect(failed.status).toBe(500);
     await failed.text();
