@@ -17,7 +17,8 @@ export function applyVariant(request: GenerateContentRequest, variant: VariantOp
     // The variant wins over the client's own thinking settings; whether thoughts are shown stays the client's choice.
     const { thinkingConfig: _replaced, ...generationConfig } = request.generationConfig ?? {};
     const thinkingConfig = thinkingConfigFor(model, variant.thinking, request.generationConfig?.thinkingConfig?.includeThoughts === true);
-    next.generationConfig = thinkingConfig ? { ...generationConfig, thinkingConfig } : generationConfig;
+    // A model with no thinking table (an OpenAI-compatible upstream's) keeps what the client sent.
+    if (thinkingConfig) next.generationConfig = { ...generationConfig, thinkingConfig };
   }
   return next;
 }
