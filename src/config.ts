@@ -63,6 +63,9 @@ export const configSchema = t.Object({
   log_requests: choice(["off", "summary", "full"], "summary", "one access line per request, or full records in log_dir"),
   log_dir: t.String({ default: "./logs", minLength: 1, description: "where full request records go" }),
   credentials_poll_s: secondsSchema(3, 0.05, "how often credentials_dir is checked for added, removed or replaced files"),
+  cors_origins: t.Union([t.Literal("*"), t.Array(t.String({ pattern: "^https?://[^/\\s]+$" }))], {
+    default: [], description: "browser origins allowed to call jellycli (LobeChat, Open WebUI in browser mode), or \"*\" (needs a password)",
+  }),
 });
 
 type RawConfig = Static<typeof configSchema>;
@@ -273,6 +276,9 @@ export function isLoopback(hostname: string): boolean {
 export function checkSafety(config: Config): void {
   const { hostname, port } = splitBindAddress(config.bind_address);
   if (port > 65535) throw new ConfigError(`bind_address: port ${port} is out of range`);
+  if (config.cors_origins === "*" && passwords(config).length === 0) {
+    throw new ConfigError(`cors_origins = "*" without a password would let any web page you visit use your accounts. Set "password", or list the origins you use.`);
+  }
   if (!isLoopback(hostname) && passwords(config).length === 0) {
     throw new ConfigError(
       `refusing to listen on ${config.bind_address} without a password: anyone on the network could use your accounts. ` +

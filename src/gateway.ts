@@ -2,7 +2,7 @@
 // Shared by main.ts and the end-to-end tests, so both run exactly the same gateway.
 import { ConfigError, passwords, splitBindAddress, type Config } from "./config.ts";
 import { Executor } from "./executor.ts";
-import { createApp, type App } from "./http/app.ts";
+import { createApp } from "./http/app.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { apiKeyCredentials, CredentialWatcher, loadCredentials, type Credential } from "./pool/credential.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
@@ -27,6 +27,8 @@ export interface GatewayOptions {
   onboardPollMs?: number;
   /** Read the state file but never write it (`jellycli check` beside a running server). */
   readOnlyState?: boolean;
+  /** How long a request body may take to arrive (30 s; tests need less). */
+  bodyReadTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -118,6 +120,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     executor, log, now,
     pools: [...backends.values()].map((backend) => ({ name: backend.name, pool: backend.pool })),
     passwords: passwords(config),
+    corsOrigins: config.cors_origins,
+    bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),
     maxBodyBytes: config.max_body_bytes,
     keepaliveMs: config.keepalive_ms,

@@ -70,14 +70,16 @@ export interface RequestLogOptions {
 export function withRequestLog(handler: (request: Request) => Response | Promise<Response>, options: RequestLogOptions) {
   if (options.mode === "off") return handler;
   return async (request: Request): Promise<Response> => {
-    const url = new URL(request.url);
-    const trace: RequestTrace = { id: crypto.randomUUID(), started: performance.now(), full: options.mode === "full", method: request.method, path: url.pathname };
+    // request.url is not absolute when the Host header is malformed (the gate answers 400 then).
+    const path = URL.parse(request.url)?.pathname ?? request.url.split("?")[0]!;
+    const trace: RequestTrace = { id: crypto.randomUUID(), started: performance.now(), full: options.mode === "full", method: request.method, path };
     const response = await traces.run(trace, () => handler(request));
     const summary = () => options.log.info("request", {
       method: trace.method, path: trace.path, status: response.status, model: trace.model, upstream: trace.backend,
       credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens, id: trace.id,
     });
-    if (!trace.full) {
+    // A request refused before its body was read (the gate) gets its access line, not a record.
+    if (!trace.full || trace.clientRequest === undefined) {
       if (trace.streamEnd) void trace.streamEnd.then(summary);
       else summary();
       return response;

@@ -98,7 +98,7 @@ describe("malformed requests", () => {
   });
 
   test("an unknown route → 404", async () => {
-    const error = await expectOpenAIError(await fetch(`${gateway.url}/v1/engines`, { method: "POST", body: "{}" }), 404, "/v1/engines");
+    const error = await expectOpenAIError(await fetch(`${gateway.url}/v1/engines`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }), 404, "/v1/engines");
     expect(error.type).toBe("invalid_request_error");
   });
 
@@ -122,16 +122,17 @@ describe("upstream and internal failures", () => {
     const lines: string[] = [];
     const log = createLogger("debug", (line) => lines.push(line));
     const boom = {
+      passthrough: () => undefined,
       generate: () => {
         throw new TypeError("cannot read properties of undefined (token ya29.secret-token-value)");
       },
     };
     const app = createApp({
-      executor: boom as never, pools: [{ name: "codeassist", pool: new Pool([], new Map(), { callsPerRotation: 1 }) }], passwords: [], listedModels: () => ["m"],
+      executor: boom as never, pools: [{ name: "codeassist", pool: new Pool([], new Map(), { callsPerRotation: 1 }) }], passwords: [], corsOrigins: [], listedModels: () => ["m"],
       maxBodyBytes: 1 << 20, keepaliveMs: 1000, fakeStreamKeepaliveMs: 1000, version: "test", log, now: Date.now,
       reasoningField: "reasoning_content", schemaProfile: "json_schema", remoteImages: null,
     });
-    const response = await app.handle(new Request("http://localhost/v1/chat/completions", {
+    const response = await app.fetch(new Request("http://localhost/v1/chat/completions", {
       method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] }),
     }));
     const error = await expectOpenAIError(response, 500, "request id");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach } from "bun:test";
 import { buildConfig, type Config } from "../src/config.ts";
-import { createGateway, type Gateway } from "../src/gateway.ts";
+import { createGateway, type Gateway, type GatewayOptions } from "../src/gateway.ts";
 import { silentLogger, type Logger } from "../src/log.ts";
 import { MockGoogle } from "./mock/google.ts";
 
@@ -83,8 +83,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: Config, log: Logger = silentLogger): Promise<Running> {
-  const gateway = await createGateway(config, { log, onboardPollMs: 20 });
+export async function startGateway(config: Config, log: Logger = silentLogger, options: GatewayOptions = {}): Promise<Running> {
+  const gateway = await createGateway(config, { log, onboardPollMs: 20, ...options });
   const url = gateway.listen();
   return { url, gateway, stop: () => gateway.stop() };
 }

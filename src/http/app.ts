@@ -1,5 +1,5 @@
-// createApp(deps): the HTTP surfaces composed on one Elysia instance. No listen(), no env: tests
-// call app.handle() or serve it on port 0, main.ts serves it for real.
+// createApp(deps): the HTTP surfaces composed on one Elysia instance behind the gate (Host, CORS,
+// password, content type — before any body is read). No listen(), no env: gateway.ts serves it.
 import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { Executor } from "../executor.ts";
@@ -11,26 +11,35 @@ import { errorResponse, type Surface } from "./errors.ts";
 import { healthRoutes, type HealthDeps } from "./routes/health.ts";
 import { openAIRoutes } from "./routes/openai.ts";
 import { geminiRoutes } from "./routes/gemini.ts";
+import { gate } from "./gate.ts";
 
 export interface AppDeps extends OpenAIRouteDeps, HealthDeps {
   executor: Executor;
+  passwords: readonly string[];
+  corsOrigins: readonly string[] | "*";
   maxBodyBytes: number;
+  /** A body that has not fully arrived by then is cut off with 408 (slow-loris clients). */
+  bodyReadTimeoutMs?: number;
   version: string;
   log: Logger;
   now: () => number;
 }
 
-export function createApp(deps: AppDeps) {
-  return new Elysia({ name: "jellycli" })
+export const BODY_READ_TIMEOUT_MS = 30_000;
+/** Deeper JSON than this is refused before anything walks it (no request needs it; a stack does). */
+export const MAX_JSON_DEPTH = 128;
+
+export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise<Response> } {
+  const limits = { maxBytes: deps.maxBodyBytes, timeoutMs: deps.bodyReadTimeoutMs ?? BODY_READ_TIMEOUT_MS };
+  const app = new Elysia({ name: "jellycli" })
     .error({ GatewayError })
-    .onParse(({ request }) => readJsonBody(request, deps.maxBodyBytes))
+    .onParse(({ request }) => readJsonBody(request, limits))
     .onError(({ code, error, request, path }) => renderError(code, error, request, path, deps.log))
     .use(healthRoutes(deps))
     .use(openAIRoutes(deps))
     .use(geminiRoutes(deps));
+  return { fetch: gate((request) => app.fetch(request), { passwords: deps.passwords, corsOrigins: deps.corsOrigins, surfaceOf }) };
 }
-
-export type App = ReturnType<typeof createApp>;
 
 /** Gemini-native paths (/v1beta/…, and /v1/models/{model}:{method}) answer in Google's format. */
 export function surfaceOf(path: string): Surface {
@@ -68,21 +77,41 @@ function validationError(error: unknown): GatewayError {
   return GatewayError.invalidRequest(field ? `Invalid \`${field}\`: ${detail}` : detail, field);
 }
 
-/** Parses the body once, refusing it as soon as it grows past the limit (also when chunked). */
-async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
-  const tooLarge = () => new GatewayError({ status: 413, code: "request_too_large", message: `The request body exceeds the limit of ${maxBytes} bytes (max_body_bytes).` });
+/**
+ * Parses the body once, refusing it as soon as it grows past the limit (also when chunked), when it
+ * takes longer than the read deadline to arrive, or when it nests deeper than MAX_JSON_DEPTH.
+ */
+async function readJsonBody(request: Request, limits: { maxBytes: number; timeoutMs: number }): Promise<unknown> {
+  const tooLarge = () => new GatewayError({ status: 413, code: "request_too_large", message: `The request body exceeds the limit of ${limits.maxBytes} bytes (max_body_bytes).` });
   const declared = Number(request.headers.get("content-length"));
-  if (declared > maxBytes) throw tooLarge();
+  if (declared > limits.maxBytes) throw tooLarge();
   if (!request.body) throw GatewayError.invalidRequest("The request body is empty; send a JSON object.");
+  const reader = request.body.getReader();
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    void reader.cancel().catch(() => {});
+  }, limits.timeoutMs);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read().catch((error) => {
+        if (timedOut) return { value: undefined, done: true };
+        throw error;
+      });
+      if (timedOut) throw new GatewayError({ status: 408, code: "request_timeout", message: `The request body did not arrive within ${Math.round(limits.timeoutMs / 1000)} s.` });
+      if (done) break;
+      size += value.byteLength;
+      if (size > limits.maxBytes) throw tooLarge();
+      chunks.push(value);
+    }
+  } finally {
+    clearTimeout(deadline);
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") throw GatewayError.invalidRequest("The request body is empty; send a JSON object.");
+  if (nestingDepth(text) > MAX_JSON_DEPTH) throw GatewayError.invalidRequest(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -96,4 +125,22 @@ async function readJsonBody(request: Request, maxBytes: number): Promise<unknown
     if (trace.full) trace.clientRequest = body;
   }
   return body;
+}
+
+/** The deepest bracket nesting of a JSON text, strings skipped; one linear pass, no recursion. */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 92) index++; // backslash: skip the escaped character
+      else if (code === 34) inString = false;
+    } else if (code === 34) inString = true;
+    else if (code === 123 || code === 91) {
+      if (++depth > deepest) deepest = depth;
+    } else if (code === 125 || code === 93) depth--;
+  }
+  return deepest;
 }

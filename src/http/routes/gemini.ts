@@ -6,7 +6,6 @@ import type { Executor } from "../../executor.ts";
 import { geminiCountTokensToHub, geminiRequestToHub } from "../../formats/gemini/request.ts";
 import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
 import { parseModelName } from "../../models.ts";
-import { clientAuth } from "../auth.ts";
 import { fallbackHeader } from "../fallback-header.ts";
 import { toGoogleErrorBody } from "../errors.ts";
 import { jsonArrayFraming, sseFraming, streamResponse } from "../stream-response.ts";
@@ -15,7 +14,6 @@ import { currentTrace, observerFor, recordServed, streamEnded } from "../../requ
 
 export interface GeminiRouteDeps {
   executor: Executor;
-  passwords: readonly string[];
   /** Every model name the gateway routes, for the model list. */
   listedModels: () => string[];
   keepaliveMs: number;
@@ -26,7 +24,6 @@ export function geminiRoutes(deps: GeminiRouteDeps) {
   const handle = ({ params, body, query, request }: { params: Record<string, string>; body: unknown; query: Record<string, string | undefined>; request: Request }) =>
     geminiCall(params["*"] ?? "", body, query.alt, request.signal, deps);
   return new Elysia({ name: "routes.gemini" })
-    .use(clientAuth(deps.passwords))
     .get("/v1beta/models", () => ({ models: deps.listedModels().map(modelInfo) }))
     .get("/v1beta/models/*", ({ params }) => {
       const name = decodeURIComponent(params["*"]);

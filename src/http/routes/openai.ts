@@ -10,7 +10,6 @@ import type { ChatCompletionChunk, ChatCompletionRequest, ReasoningField, Transl
 import type { GatewayError } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
-import { clientAuth } from "../auth.ts";
 import { fallbackHeader } from "../fallback-header.ts";
 import { toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages } from "../remote-images.ts";
@@ -22,7 +21,6 @@ import type { RawAnswer } from "../../upstreams/types.ts";
 
 export interface OpenAIRouteDeps {
   executor: Executor;
-  passwords: readonly string[];
   /** Every model name the gateway routes (Gemini catalogue and OpenAI upstream models). */
   listedModels: () => string[];
   keepaliveMs: number;
@@ -47,7 +45,6 @@ export function openAIRoutes(deps: OpenAIRouteDeps) {
   const startedAt = Math.floor(deps.now() / 1000);
   const signatures = new ThoughtSignatures();
   return new Elysia({ name: "routes.openai" })
-    .use(clientAuth(deps.passwords))
     .post("/v1/chat/completions", ({ body, request }) => chatCompletions(body as ChatCompletionRequest, request.signal, deps, signatures), { body: chatRequestSchema })
     .get("/v1/models", () => ({
       object: "list",
