@@ -18,23 +18,46 @@ function tryParse(text: string): unknown {
   }
 }
 
-/** Closes what a truncation left open and quotes bareword values (`{"city": 北京}`). */
+/**
+ * Closes what a truncation left open and quotes bareword values (`{"city": 北京}`). One pass over
+ * the text, string-aware, no backtracking: its cost is linear in the input, whatever the input.
+ */
 export function repairJson(text: string): string {
-  const quoted = text.replace(/(:\s*)([^\s"'{}[\],\d\-][^,}\]]*?)(\s*)(?=[,}\]]|$)/gu, (match, colon: string, word: string, space: string) =>
-    /^(true|false|null)$/.test(word) ? match : `${colon}${JSON.stringify(word.trim())}${space}`);
+  const out: string[] = [];
   const closers: string[] = [];
   let inString = false;
-  for (let index = 0; index < quoted.length; index++) {
-    const char = quoted[index];
+  let afterColon = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index]!;
     if (inString) {
-      if (char === "\\") index++;
+      out.push(char);
+      if (char === "\\" && index + 1 < text.length) out.push(text[++index]!);
       else if (char === '"') inString = false;
-    } else if (char === '"') inString = true;
+      continue;
+    }
+    if (afterColon && !/\s/.test(char) && !BAREWORD_STOP.has(char) && !/[\d-]/.test(char)) {
+      let end = index;
+      while (end < text.length && !VALUE_END.has(text[end]!)) end++;
+      const word = text.slice(index, end);
+      const trimmed = word.trimEnd();
+      out.push(/^(true|false|null)$/.test(trimmed) ? word : `${JSON.stringify(trimmed)}${word.slice(trimmed.length)}`);
+      index = end - 1;
+      afterColon = false;
+      continue;
+    }
+    if (!/\s/.test(char)) afterColon = char === ":";
+    if (char === '"') inString = true;
     else if (char === "{") closers.push("}");
     else if (char === "[") closers.push("]");
     else if (char === "}" || char === "]") closers.pop();
+    out.push(char);
   }
-  let repaired = quoted + (inString ? '"' : "");
-  repaired = repaired.replace(/[,:]\s*$/, "");
+  let repaired = out.join("") + (inString ? '"' : "");
+  const trimmed = repaired.trimEnd();
+  if (trimmed.endsWith(",") || trimmed.endsWith(":")) repaired = trimmed.slice(0, -1);
   return repaired + closers.reverse().join("");
 }
+
+/** A bareword cannot start with these; it ends at the first of VALUE_END. */
+const BAREWORD_STOP = new Set(['"', "'", "{", "}", "[", "]", ","]);
+const VALUE_END = new Set([",", "}", "]"]);

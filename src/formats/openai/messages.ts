@@ -71,8 +71,26 @@ export function convertMessages(messages: ChatMessage[], options: MessagesOption
 
 /** Every call gets its responses right after it, in call order; orphans become plain text. */
 function pairAndMerge(entries: Entry[], names: ToolNames): Content[] {
-  const tools = entries.filter((entry): entry is Extract<Entry, { kind: "tool" }> => entry.kind === "tool");
+  // Results indexed by id, and (for results without one) by name, each in message order: pairing
+  // stays linear however many calls a history holds.
+  type Queue = { items: Extract<Entry, { kind: "tool" }>[]; head: number };
+  const byId = new Map<string, Queue>();
+  const byName = new Map<string, Queue>();
+  for (const entry of entries) {
+    if (entry.kind !== "tool") continue;
+    const index = entry.id !== undefined ? byId : byName;
+    const key = entry.id ?? entry.name;
+    if (key === undefined) continue;
+    const queue = index.get(key);
+    if (queue) queue.items.push(entry);
+    else index.set(key, { items: [entry], head: 0 });
+  }
   const used = new Set<Entry>();
+  const take = (queue: Queue | undefined) => {
+    if (!queue) return undefined;
+    while (queue.head < queue.items.length && used.has(queue.items[queue.head]!)) queue.head++;
+    return queue.items[queue.head++];
+  };
   const contents: Content[] = [];
   for (const entry of entries) {
     if (entry.kind === "user") append(contents, "user", entry.parts);
@@ -82,8 +100,7 @@ function pairAndMerge(entries: Entry[], names: ToolNames): Content[] {
       const responses: Part[] = [];
       const media: Part[] = [];
       for (const call of entry.calls) {
-        const answer = tools.find((tool) => !used.has(tool) && tool.id === call.id)
-          ?? tools.find((tool) => !used.has(tool) && tool.id === undefined && tool.name === call.name);
+        const answer = take(byId.get(call.id)) ?? take(byName.get(call.name));
         if (answer) used.add(answer);
         responses.push({
           functionResponse: {
@@ -129,7 +146,7 @@ function append(contents: Content[], role: "user" | "model", parts: Part[]): voi
 function modelEntry(message: ChatMessage, where: string, options: MessagesOptions): Entry {
   let parts = contentParts(message, where, options, true);
   if (options.stripThinkTags) {
-    parts = parts.map((part) => ({ text: part.text!.replace(/<think>[\s\S]*?<\/think>\s*/g, "") })).filter((part) => part.text !== "");
+    parts = parts.map((part) => ({ text: stripThinkBlocks(part.text!) })).filter((part) => part.text !== "");
   }
   const calls: { id: string; name: string }[] = [];
   const rawCalls = Array.isArray(message.tool_calls) ? (message.tool_calls as Record<string, any>[]) : [];
@@ -239,4 +256,18 @@ function dataUrl(url: string): { mimeType: string; data: string } | undefined {
 function mimeFromName(name: string): string | undefined {
   const extension = /\.([a-z0-9]+)(?:[?#].*)?$/i.exec(name)?.[1]?.toLowerCase();
   return extension ? FILE_TYPES[extension] : undefined;
+}
+
+/** `<think>…</think>` blocks (and the white space after each) removed, in one pass. */
+function stripThinkBlocks(text: string): string {
+  let out = "";
+  let from = 0;
+  for (;;) {
+    const open = text.indexOf("<think>", from);
+    const close = open < 0 ? -1 : text.indexOf("</think>", open + 7);
+    if (close < 0) return out + text.slice(from);
+    out += text.slice(from, open);
+    from = close + 8;
+    while (from < text.length && /\s/.test(text[from]!)) from++;
+  }
 }

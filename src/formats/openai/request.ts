@@ -130,7 +130,7 @@ function applyResponseFormat(body: ChatCompletionRequest, config: GenerationConf
   }
   config.responseMimeType = "application/json";
   if (schema) {
-    const sanitized = sanitizeSchema(schema, { profile, ordered: true });
+    const sanitized = sanitizeSchema(schema, { profile, ordered: true, param: "response_format.json_schema.schema" });
     if (profile === "json_schema") config.responseJsonSchema = sanitized;
     else config.responseSchema = sanitized;
   }

@@ -3,6 +3,8 @@
 // profile "openapi" feeds parameters / responseSchema (the strict OpenAPI Schema proto, where any
 // unknown key is a 400). Only ever run on a schema, never on a whole request.
 
+import { GatewayError } from "../../hub.ts";
+
 export type SchemaProfile = "json_schema" | "openapi";
 type Schema = Record<string, unknown>;
 
@@ -24,18 +26,34 @@ const FORMATS: Record<string, Set<string>> = {
   integer: new Set(["int32", "int64"]),
 };
 const MAX_REF_DEPTH = 3;
+/**
+ * How many schema nodes one request may produce once $refs are inlined. A 2 KB schema whose levels
+ * each point 8 times at the next expands to millions of nodes; no real tool needs more than a few
+ * thousand, so past this the request is refused (400) instead of the gateway swelling.
+ */
+export const MAX_SCHEMA_NODES = 50_000;
 
 export interface SanitizeOptions {
   profile: SchemaProfile;
   /** Output schemas get propertyOrdering so Gemini keeps the client's key order (B16). */
   ordered?: boolean;
+  /** Shared by every schema of one request; MAX_SCHEMA_NODES when absent. */
+  budget?: SchemaBudget;
+  /** The request field, for the error that names it. */
+  param?: string;
 }
+
+export interface SchemaBudget {
+  nodes: number;
+}
+
+export const schemaBudget = (): SchemaBudget => ({ nodes: MAX_SCHEMA_NODES });
 
 export function sanitizeSchema(schema: unknown, options: SanitizeOptions): Schema {
   if (typeof schema !== "object" || schema === null || Array.isArray(schema)) return { type: "object", properties: {} };
   const root = schema as Schema;
-  const definitions = { ...(root.definitions as Schema | undefined), ...(root.$defs as Schema | undefined) };
-  return clean(root, { ...options, definitions, refStack: [] });
+  const definitions = { ...asSchema(root.definitions), ...asSchema(root.$defs) };
+  return clean(root, { ...options, budget: options.budget ?? schemaBudget(), definitions, refStack: [] });
 }
 
 /** True when a (sanitised) object schema declares nothing: Gemini wants such parameters omitted. */
@@ -45,11 +63,15 @@ export function isEmptyObjectSchema(schema: Schema): boolean {
 }
 
 interface Walk extends SanitizeOptions {
+  budget: SchemaBudget;
   definitions: Schema;
   refStack: string[];
 }
 
 function clean(input: Schema, walk: Walk): Schema {
+  if (--walk.budget.nodes < 0) {
+    throw GatewayError.invalidRequest(`${walk.param ? `\`${walk.param}\`` : "A schema"} is too large once its $refs are inlined (over ${MAX_SCHEMA_NODES} nodes in this request)`, walk.param ?? null);
+  }
   let node = resolveRef(input, walk);
   if (node === undefined) return { type: "object", description: "(recursive)" };
   const stack = typeof input.$ref === "string" ? [...walk.refStack, input.$ref] : walk.refStack;

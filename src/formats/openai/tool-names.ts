@@ -7,6 +7,8 @@ const MAX_NAME_LENGTH = 64;
 export class ToolNames {
   private readonly toGeminiNames = new Map<string, string>();
   private readonly toOpenAINames = new Map<string, string>();
+  /** The next suffix to try per sanitised name, so 8,000 colliding names cost 8,000 steps, not 32 million. */
+  private readonly nextSuffix = new Map<string, number>();
 
   /** `sanitize` makes a name the far side accepts; Gemini's rules by default. */
   constructor(private readonly sanitize: (name: string) => string = sanitizeToolName) {}
@@ -17,10 +19,12 @@ export class ToolNames {
     if (known !== undefined) return known;
     const base = this.sanitize(original);
     let candidate = base;
-    for (let suffix = 2; this.toOpenAINames.has(candidate); suffix++) {
-      const tail = `_${suffix}`;
+    let suffix = this.nextSuffix.get(base) ?? 2;
+    while (this.toOpenAINames.has(candidate)) {
+      const tail = `_${suffix++}`;
       candidate = base.slice(0, MAX_NAME_LENGTH - tail.length) + tail;
     }
+    this.nextSuffix.set(base, suffix);
     this.toGeminiNames.set(original, candidate);
     this.toOpenAINames.set(candidate, original);
     return candidate;

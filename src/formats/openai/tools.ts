@@ -1,6 +1,6 @@
 // OpenAI tools / functions / tool_choice → Gemini tools and toolConfig (translation.md §2.4).
 import { GatewayError } from "../../hub.ts";
-import { isEmptyObjectSchema, sanitizeSchema, type SchemaProfile } from "./schema.ts";
+import { isEmptyObjectSchema, sanitizeSchema, schemaBudget, type SchemaBudget, type SchemaProfile } from "./schema.ts";
 import type { ToolNames } from "./tool-names.ts";
 
 type Json = Record<string, unknown>;
@@ -24,6 +24,7 @@ export function convertTools(body: Json, names: ToolNames, profile: SchemaProfil
   const builtins = new Set<string>();
   const seen = new Set<string>();
   const definitions = collectDefinitions(body);
+  const budget = schemaBudget();
 
   definitions.forEach(({ tool, where }) => {
     const builtin = builtinOf(tool);
@@ -43,7 +44,7 @@ export function convertTools(body: Json, names: ToolNames, profile: SchemaProfil
       return;
     }
     seen.add(fn.name);
-    declarations.push(declaration(fn, names.toGemini(fn.name), profile));
+    declarations.push(declaration(fn, names.toGemini(fn.name), profile, budget, `${where}.function.parameters`));
   });
   if (body.web_search_options !== undefined && body.web_search_options !== null) builtins.add("googleSearch");
   if (declarations.length > MANY_TOOLS) warnings.push(`tools: ${declarations.length} functions declared; Gemini's limit is not documented`);
@@ -78,10 +79,10 @@ function builtinOf(tool: Json): string | undefined {
   return undefined;
 }
 
-function declaration(fn: Json, name: string, profile: SchemaProfile): Json {
+function declaration(fn: Json, name: string, profile: SchemaProfile, budget: SchemaBudget, param: string): Json {
   const out: Json = { name };
   if (typeof fn.description === "string" && fn.description !== "") out.description = fn.description;
-  const schema = fn.parameters === undefined || fn.parameters === null ? undefined : sanitizeSchema(fn.parameters, { profile });
+  const schema = fn.parameters === undefined || fn.parameters === null ? undefined : sanitizeSchema(fn.parameters, { profile, budget, param });
   if (profile === "json_schema") out.parametersJsonSchema = schema && !isEmptyObjectSchema(schema) ? schema : { type: "object", properties: {} };
   // The strict proto rejects an object without properties: no-argument tools omit parameters.
   else if (schema && !isEmptyObjectSchema(schema)) out.parameters = schema;

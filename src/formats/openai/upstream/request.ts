@@ -71,9 +71,10 @@ export function hubRequestToOpenAI(request: GenerateContentRequest, options: Hub
 /** §4.2: model turns → assistant messages; user turns → tool results first, then the rest. */
 function convertContents(contents: Content[], names: ToolNames, profile: UpstreamProfile): Message[] {
   const messages: Message[] = [];
-  // Calls without an answer yet, by name, so responses without ids pair first-in first-out.
-  const pending = new Map<string, string[]>();
-  const open: string[] = [];
+  // Calls without an answer yet, by name, so responses without ids pair first-in first-out; a
+  // queue with a moving head and an ordered set keep pairing linear in the history's length.
+  const pending = new Map<string, { ids: string[]; head: number }>();
+  const open = new Set<string>();
   contents.forEach((content, contentIndex) => {
     const parts = (content.parts ?? []).filter((part) => part.thought !== true);
     if (content.role === "model") {
@@ -83,8 +84,10 @@ function convertContents(contents: Content[], names: ToolNames, profile: Upstrea
       const toolCalls = calls.map((part, callIndex) => {
         const call = part.functionCall!;
         const id = call.id || deterministicId(contentIndex, callIndex, call.name, call.args);
-        pending.set(call.name, [...(pending.get(call.name) ?? []), id]);
-        open.push(id);
+        const queue = pending.get(call.name);
+        if (queue) queue.ids.push(id);
+        else pending.set(call.name, { ids: [id], head: 0 });
+        open.add(id);
         return { id, type: "function", function: { name: names.encode(call.name), arguments: JSON.stringify(call.args ?? {}) } };
       });
       if (!text && toolCalls.length === 0) return;
@@ -103,11 +106,10 @@ function convertContents(contents: Content[], names: ToolNames, profile: Upstrea
         rest.push(part);
         continue;
       }
-      const queue = pending.get(response.name) ?? [];
-      const id = response.id && open.includes(response.id) ? response.id : queue.find((candidate) => open.includes(candidate)) ?? response.id ?? deterministicId(contentIndex, 0, response.name, response.response);
-      pending.set(response.name, queue.filter((candidate) => candidate !== id));
-      const answered = open.indexOf(id);
-      if (answered >= 0) open.splice(answered, 1);
+      const queue = pending.get(response.name);
+      while (queue && queue.head < queue.ids.length && !open.has(queue.ids[queue.head]!)) queue.head++;
+      const id = response.id && open.has(response.id) ? response.id : queue?.ids[queue.head] ?? response.id ?? deterministicId(contentIndex, 0, response.name, response.response);
+      open.delete(id);
       messages.push({ role: "tool", tool_call_id: id, content: toolOutput(response.response) });
       for (const attachment of (response as { parts?: Part[] }).parts ?? []) rest.push(attachment);
     }
@@ -120,8 +122,9 @@ function convertContents(contents: Content[], names: ToolNames, profile: Upstrea
 }
 
 /** OpenAI servers reject an assistant tool_calls message not followed by every result. */
-function closeMissing(messages: Message[], open: string[]): void {
-  for (const id of open.splice(0)) messages.push({ role: "tool", tool_call_id: id, content: "Error: tool result missing" });
+function closeMissing(messages: Message[], open: Set<string>): void {
+  for (const id of open) messages.push({ role: "tool", tool_call_id: id, content: "Error: tool result missing" });
+  open.clear();
 }
 
 function toolOutput(response: unknown): string {

@@ -15,6 +15,7 @@ interface PendingCall {
 export async function* openAIStreamToHub(chunks: AsyncIterable<Json>, context: OpenAIToHubContext): AsyncGenerator<GenerateContentResponse> {
   const calls: PendingCall[] = [];
   const byIndex = new Map<number, PendingCall>();
+  const byId = new Map<string, PendingCall>();
   let reasoning = "";
   let finishReason: string | undefined;
   let usage: UsageMetadata | undefined;
@@ -63,7 +64,7 @@ export async function* openAIStreamToHub(chunks: AsyncIterable<Json>, context: O
 
   function accumulate(fragment: Json): void {
     const index = typeof fragment.index === "number" ? fragment.index : undefined;
-    let call = index !== undefined ? byIndex.get(index) : fragment.id ? calls.find((entry) => entry.id === fragment.id) : calls.at(-1);
+    let call = index !== undefined ? byIndex.get(index) : typeof fragment.id === "string" && fragment.id ? byId.get(fragment.id) : calls.at(-1);
     // A new id on a known index is a new call (seen on buggy servers).
     if (call && fragment.id && call.id && fragment.id !== call.id) call = undefined;
     if (!call) {
@@ -72,6 +73,7 @@ export async function* openAIStreamToHub(chunks: AsyncIterable<Json>, context: O
       if (index !== undefined) byIndex.set(index, call);
     }
     call.id ||= fragment.id || undefined;
+    if (call.id) byId.set(call.id, call);
     const fn = (fragment.function ?? {}) as Json;
     if (typeof fn.name === "string" && !call.name.endsWith(fn.name)) call.name += fn.name;
     if (typeof fn.arguments === "string") call.arguments += fn.arguments;
