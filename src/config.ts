@@ -42,6 +42,7 @@ export const configSchema = t.Object({
   reasoning_field: choice(["reasoning_content", "reasoning", "think_tags", "hidden"], "reasoning_content", "where model thoughts go in OpenAI answers"),
   schema_profile: choice(["json_schema", "openapi"], "json_schema", "how tool and JSON schemas are sent to Gemini"),
   fetch_remote_images: t.Boolean({ default: true, description: "fetch http(s) image URLs and send them inline (false: pass them on as URLs)" }),
+  remote_images_allow_private: t.Boolean({ default: false, description: "also fetch images from private, loopback and link-local addresses (images served from your LAN)" }),
   fallback_models: t.Record(t.String({ minLength: 1 }), t.String({ minLength: 1 }), {
     default: {}, description: "requested model → model served instead, only when no credential can serve the requested one",
   }),

@@ -129,7 +129,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     reasoningField: config.reasoning_field,
     schemaProfile: config.schema_profile,
     remoteImages: config.fetch_remote_images
-      ? { fetch: fetchImpl, maxBytes: config.max_body_bytes, timeoutMs: config.connect_timeout_ms }
+      ? { fetch: fetchImpl, maxBytes: config.max_body_bytes, timeoutMs: config.connect_timeout_ms, allowPrivate: config.remote_images_allow_private }
       : null,
     version: VERSION,
   });

@@ -31,7 +31,8 @@ beforeAll(async () => {
     hostname: "127.0.0.1", port: 0,
     fetch: (request) => new URL(request.url).pathname === "/cat" ? new Response(PNG, { headers: { "content-type": "image/png" } }) : new Response("no", { status: 404 }),
   });
-  gateway = await startGateway(testConfig(mock, workspace, { keepalive_s: 0.1 }));
+  // The test image server is on loopback, which jellycli refuses to fetch from unless allowed.
+  gateway = await startGateway(testConfig(mock, workspace, { keepalive_s: 0.1, remote_images_allow_private: true }));
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "x", maxRetries: 0 });
 });
 
@@ -150,7 +151,8 @@ describe("structured output, images, reasoning, search", () => {
     expect(response.status).toBe(400);
     const body = await readJson(response);
     expect(body.error.param).toBe("messages[0].content[0].image_url.url");
-    expect(body.error.message).toContain("HTTP 404");
+    // Which image failed, never what the remote said (that would make jellycli a port scanner).
+    expect(body.error.message).toBe("The image at messages[0].content[0].image_url.url: it could not be fetched as an image.");
   });
 
   test("reasoning: includeThoughts by default, reasoning_effort → budget, thoughts → reasoning_content", async () => {

@@ -6,6 +6,8 @@ import { openAIRequestToHub } from "../src/formats/openai/request.ts";
 import { hubRequestToOpenAI } from "../src/formats/openai/upstream/request.ts";
 import { GatewayError, type Content } from "../src/hub.ts";
 import { nestingDepth } from "../src/http/app.ts";
+import { isPublicAddress } from "../src/http/ip-filter.ts";
+import { inlineRemoteImages } from "../src/http/remote-images.ts";
 
 const translate = (body: Record<string, unknown>) => openAIRequestToHub({ model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }], ...body } as never, { model: "gemini-2.5-flash" });
 const refusal = (run: () => unknown): GatewayError => {
@@ -83,5 +85,92 @@ describe("linear translators", () => {
   test("nesting depth is measured without recursion, strings skipped", () => {
     expect(nestingDepth(`${"[".repeat(100_000)}${"]".repeat(100_000)}`)).toBe(100_000);
     expect(nestingDepth('{"a": "[[[[{{{{", "b": [1, {"c": "\\\\"]"}]}')).toBe(3);
+  });
+});
+
+describe("isPublicAddress", () => {
+  test.each([
+    ["8.8.8.8", true], ["93.184.216.34", true], ["2606:4700:4700::1111", true], ["::ffff:8.8.8.8", true],
+    ["127.0.0.1", false], ["127.255.0.9", false], ["0.0.0.0", false], ["10.1.2.3", false], ["172.16.0.1", false], ["172.31.255.255", false],
+    ["192.168.1.1", false], ["169.254.169.254", false], ["100.64.0.1", false], ["100.127.255.255", false], ["224.0.0.1", false], ["255.255.255.255", false],
+    ["::1", false], ["::", false], ["fe80::1", false], ["fc00::1", false], ["fd12:3456::1", false], ["ff02::1", false],
+    ["::ffff:127.0.0.1", false], ["::ffff:7f00:1", false], ["::ffff:10.0.0.1", false], ["64:ff9b::a9fe:a9fe", false], ["2002:7f00:1::", false],
+    ["172.32.0.1", true], ["100.128.0.1", true], ["not-an-ip", false],
+  ])("%s → %p", (address, expected) => {
+    expect(isPublicAddress(address)).toBe(expected);
+  });
+});
+
+describe("remote images: no SSRF", () => {
+  const PUBLIC = "93.184.216.34";
+  const png = () => new Response(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), { headers: { "content-type": "image/png" } });
+  const messages = (...urls: string[]) => [{ role: "user", content: urls.map((url) => ({ type: "image_url", image_url: { url } })) }];
+  function harness(route: (url: URL) => Response, addresses: Record<string, string[]> = {}) {
+    const seen: string[] = [];
+    const options = {
+      maxBytes: 1024, timeoutMs: 1000, allowPrivate: false,
+      resolve: async (host: string) => addresses[host] ?? [PUBLIC],
+      fetch: (async (input: URL | string) => {
+        const url = new URL(String(input));
+        seen.push(url.hostname);
+        return route(url);
+      }) as typeof fetch,
+    };
+    return { seen, options };
+  }
+  const refused = async (promise: Promise<unknown>) => {
+    const error = await promise.then(() => undefined, (caught) => caught);
+    expect(error).toBeInstanceOf(GatewayError);
+    return error as GatewayError;
+  };
+
+  test.each(["http://127.0.0.1/x.png", "http://2130706433/x.png", "http://[::ffff:127.0.0.1]/x.png", "http://[::1]:8080/x.png", "http://169.254.169.254/latest/meta-data", "http://0x7f.1/x.png"])("%s is refused without a connection", async (url) => {
+    const { seen, options } = harness(png);
+    const error = await refused(inlineRemoteImages(messages(url), options));
+    expect(error.status).toBe(400);
+    expect(error.param).toBe("messages[0].content[0].image_url.url");
+    expect(seen).toEqual([]);
+  });
+
+  test("a name that resolves to a private address is refused", async () => {
+    const { seen, options } = harness(png, { "intranet.example": ["10.0.0.5"], "mixed.example": [PUBLIC, "192.168.0.2"] });
+    expect((await refused(inlineRemoteImages(messages("http://intranet.example/a.png"), options))).message).toContain("private or local network");
+    await refused(inlineRemoteImages(messages("https://mixed.example/a.png"), options));
+    expect(seen).toEqual([]);
+  });
+
+  test("credentials in the URL are refused", async () => {
+    const { seen, options } = harness(png);
+    expect((await refused(inlineRemoteImages(messages("http://user@images.example/a.png"), options))).message).toContain("credentials");
+    expect(seen).toEqual([]);
+  });
+
+  test("the connection goes to the address that was checked, the name in Host", async () => {
+    const { seen, options } = harness(png);
+    const [message] = await inlineRemoteImages(messages("https://images.example/a.png"), options) as any[];
+    expect(message.content[0].image_url.url).toBe("data:image/png;base64,iVBORw==");
+    expect(seen).toEqual([PUBLIC]);
+  });
+
+  test("a redirect to an internal address is checked again and refused; more than three redirects too", async () => {
+    const toInternal = harness((url) => (url.pathname === "/a.png" ? new Response(null, { status: 302, headers: { location: "http://127.0.0.1:9/secret" } }) : png()));
+    await refused(inlineRemoteImages(messages("https://images.example/a.png"), toInternal.options));
+    expect(toInternal.seen).toEqual([PUBLIC]);
+    const loop = harness(() => new Response(null, { status: 302, headers: { location: "/again" } }));
+    expect((await refused(inlineRemoteImages(messages("https://images.example/a.png"), loop.options))).message).toContain("more than 3 redirects");
+  });
+
+  test("the remote status is not told to the client", async () => {
+    const { options } = harness(() => new Response("secret admin page", { status: 403 }));
+    const error = await refused(inlineRemoteImages(messages("https://images.example/a.png"), options));
+    expect(error.message).not.toContain("403");
+    expect(error.message).not.toContain("secret");
+  });
+
+  test("a byte budget for all images together, and a cap on how many", async () => {
+    const { options } = harness(() => new Response(new Uint8Array(600), { headers: { "content-type": "image/png" } }));
+    expect((await refused(inlineRemoteImages(messages("https://a.example/1.png", "https://a.example/2.png"), options))).message).toContain("exceed 1024 bytes together");
+    const many = Array.from({ length: 17 }, (_, index) => `https://a.example/${index}.png`);
+    expect((await refused(inlineRemoteImages(messages(...many), options))).message).toContain("At most 16 images");
   });
 });

@@ -12,7 +12,7 @@ import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
 import { fallbackHeader } from "../fallback-header.ts";
 import { toOpenAIErrorBody } from "../errors.ts";
-import { inlineRemoteImages } from "../remote-images.ts";
+import { inlineRemoteImages, type RemoteImageOptions } from "../remote-images.ts";
 import { rawSSEFraming, sseFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
 import { currentTrace, observerFor, recordServed, streamEnded, type RequestTrace } from "../../request-log.ts";
@@ -28,7 +28,7 @@ export interface OpenAIRouteDeps {
   reasoningField: ReasoningField;
   schemaProfile: SchemaProfile;
   /** null: images given by URL are passed on as URLs (fileData) instead of fetched. */
-  remoteImages: { fetch: typeof fetch; maxBytes: number; timeoutMs: number } | null;
+  remoteImages: RemoteImageOptions | null;
   log: Logger;
   now: () => number;
 }
