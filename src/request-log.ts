@@ -6,6 +6,7 @@
 // record what the executor says it used (`recordServed`), and the upstream exchange reaches the
 // trace through the CallObserver the route hands down (`observerFor`).
 import { AsyncLocalStorage } from "node:async_hooks";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "./log.ts";
 import type { CallObserver } from "./upstreams/types.ts";
@@ -84,14 +85,57 @@ export function withRequestLog(handler: (request: Request) => Response | Promise
       else summary();
       return response;
     }
-    // Full mode: copy the answer as it streams by, and write everything once it is done.
-    const [forClient, forLog] = response.body ? response.body.tee() : [null, null];
-    void new Response(forLog).text().then((text) => {
+    // Full mode: copy the answer as the client reads it (so a client that stops reading stops the
+    // upstream too — no tee that drains it into memory), and write the record once it is over.
+    const write = (clientResponse: string) => {
       summary();
-      return writeStages(trace, response, text, options.dir);
-    }).catch((error: Error) => options.log.warn("could not write the request log", { id: trace.id, error: error.message }));
-    return new Response(forClient, { status: response.status, statusText: response.statusText, headers: response.headers });
+      writeStages(trace, response, clientResponse, options.dir)
+        .catch((error: Error) => options.log.warn("could not write the request log", { id: trace.id, error: error.message }));
+    };
+    if (!response.body) {
+      write("");
+      return response;
+    }
+    return new Response(copiedAsRead(response.body, write), { status: response.status, statusText: response.statusText, headers: response.headers });
   };
+}
+
+/** A record keeps at most this much of each stage. */
+export const MAX_STAGE_BYTES = 1024 * 1024;
+
+/** `body`, passed on chunk by chunk as the reader pulls; `done` gets the first MAX_STAGE_BYTES. */
+function copiedAsRead(body: ReadableStream<Uint8Array>, done: (text: string) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const kept: Uint8Array[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done(Buffer.concat(kept).toString("utf8") + (size > MAX_STAGE_BYTES ? `…(${size - MAX_STAGE_BYTES} more bytes not kept)` : ""));
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done: ended } = await reader.read();
+        if (ended) {
+          finish();
+          controller.close();
+          return;
+        }
+        if (size < MAX_STAGE_BYTES) kept.push(value.slice(0, MAX_STAGE_BYTES - size));
+        size += value.byteLength;
+        controller.enqueue(value);
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      finish();
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 async function writeStages(trace: RequestTrace, response: Response, clientResponse: string, dir: string): Promise<void> {
@@ -103,7 +147,9 @@ async function writeStages(trace: RequestTrace, response: Response, clientRespon
     upstream_response: redact(parseMaybe(trace.upstreamResponse)),
     client_response: redact(parseMaybe(clientResponse)),
   };
-  await Bun.write(join(dir, `${new Date().toISOString().slice(0, 10)}-${trace.id}.json`), `${JSON.stringify(record, null, 2)}\n`);
+  // Records hold prompts and answers: readable by the gateway's user only.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, `${new Date().toISOString().slice(0, 10)}-${trace.id}.json`), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
 }
 
 function parseMaybe(text: string | undefined): unknown {

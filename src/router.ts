@@ -35,6 +35,7 @@ export function createRouter(options: RouterOptions): Router {
     ?? options.openAIUpstreams.find((upstream) => claims(upstream.models, name, false));
 
   const route: Router = (requested, { unknownToDefault = false } = {}) => {
+    checkModelName(requested);
     const variant = parseModelName(requested);
     if (variant.base === "") throw GatewayError.invalidRequest("`model` must name a model", "model");
     const upstream = openAIFor(variant.base);
@@ -48,6 +49,19 @@ export function createRouter(options: RouterOptions): Router {
     return { ...variant, kind: "gemini", candidates: options.geminiOrder.map((backend) => ({ backend, upstreamModel: variant.base })) };
   };
   return route;
+}
+
+/**
+ * Model names come from clients and end up in upstream URLs and state: letters, digits and
+ * `. _ - : / @ +` only (Ollama's `qwen2.5:7b`, `deepseek/deepseek-chat`, the `-假流式` suffix),
+ * no `..` path step, at most 200 characters.
+ */
+const MODEL_NAME = /^[\p{L}\p{N}][\p{L}\p{N}._:/@+-]{0,199}$/u;
+
+export function checkModelName(name: string): void {
+  if (typeof name !== "string" || !MODEL_NAME.test(name) || name.includes("..") || name.includes("//")) {
+    throw GatewayError.invalidRequest(`\`model\` ${JSON.stringify(String(name).slice(0, 80))} is not a valid model name (letters, digits and . _ - : / @ + only)`, "model");
+  }
 }
 
 /** Names Gemini CLI and Code Assist are known to use (docs/codeassist-protocol.md §11). */

@@ -121,7 +121,7 @@ describe("@google/genai → Gemini API keys", () => {
     const used = google.apiKeyCalls().slice(before).map((call) => call.account);
     expect(used[0]).toBe("key1");
     expect(used.slice(1)).toEqual(["key2", "key2", "key2"]);
-    const health = await readJson(await fetch(`${apiKeyGateway.url}/health`));
+    const health = await readJson(await fetch(`${apiKeyGateway.url}/health`, { headers: { authorization: `Bearer ${PASSWORD}` } }));
     const key1 = health.details.find((entry: any) => entry.pool === "gemini_api" && entry.cooling["gemini-2.5-pro"]);
     expect(key1.file).toMatch(/^gemini-api:[0-9a-f]{8}$/);
   });

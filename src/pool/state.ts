@@ -132,7 +132,7 @@ export function decodeState(document: Record<string, unknown>): Map<string, Cred
         const at = time(until);
         // "*" was how earlier versions wrote an all-models pause.
         if (at !== undefined && model === "*") state.paused_until = at;
-        else if (at !== undefined) state.model_cooldowns[model] = at;
+        else if (at !== undefined) Object.defineProperty(state.model_cooldowns, model, { value: at, enumerable: true, writable: true, configurable: true });
       }
     }
     states.set(id, withoutUndefined(state));

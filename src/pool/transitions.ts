@@ -146,11 +146,10 @@ function applyFailure(state: CredentialState, { model, error }: Failure, now: nu
     case "permission":
       return { ...next, paused_until: now + PERMISSION_COOLDOWN_MS };
     case "rate_limit":
-      next.model_cooldowns[model] = within(now + (error.retryAfterMs ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS));
-      return next;
+      // A computed key in a literal is always an own property, whatever the model is called.
+      return { ...next, model_cooldowns: { ...next.model_cooldowns, [model]: within(now + (error.retryAfterMs ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS)) } };
     case "quota":
-      next.model_cooldowns[model] = within(error.resetAt ?? now + (error.retryAfterMs ?? DEFAULT_QUOTA_COOLDOWN_MS));
-      return next;
+      return { ...next, model_cooldowns: { ...next.model_cooldowns, [model]: within(error.resetAt ?? now + (error.retryAfterMs ?? DEFAULT_QUOTA_COOLDOWN_MS)) } };
     case "transient": {
       // Escalating rest (1 s, 2 s, 4 s … capped): a sick account is tried last, not hammered.
       const streak = state.failure_streak + 1;
@@ -161,7 +160,8 @@ function applyFailure(state: CredentialState, { model, error }: Failure, now: nu
 
 /** When `model` becomes usable again on this credential (0 = now). A transient rest does not count. */
 export function cooldownUntil(state: CredentialState, model: string, now: number): number {
-  const until = Math.max(state.model_cooldowns[model] ?? 0, state.paused_until ?? 0);
+  const own = Object.hasOwn(state.model_cooldowns, model) ? state.model_cooldowns[model]! : 0;
+  const until = Math.max(own, state.paused_until ?? 0);
   return until > now ? until : 0;
 }
 

@@ -120,7 +120,8 @@ export class CodeAssistUpstream implements Upstream {
         authorization: `Bearer ${call.auth.accessToken}`,
         "content-type": "application/json",
         accept,
-        "user-agent": `GeminiCLI/${CLI_VERSION}/${call.model || "gemini-2.5-pro"} (${process.platform}; ${process.arch}; terminal) google-api-nodejs-client/10.9.0`,
+        // Never raw client text in a header: the model name is reduced to what Gemini names contain.
+        "user-agent": `GeminiCLI/${CLI_VERSION}/${call.model.replace(/[^A-Za-z0-9._-]/g, "") || "gemini-2.5-pro"} (${process.platform}; ${process.arch}; terminal) google-api-nodejs-client/10.9.0`,
         "x-goog-api-client": `gl-node/${process.versions.node}`,
       },
       body: body === undefined ? undefined : JSON.stringify(body),

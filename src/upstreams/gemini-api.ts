@@ -47,7 +47,7 @@ export class GeminiApiUpstream implements Upstream {
   }
 
   private url(call: UpstreamCall, method: string): string {
-    return `${this.base}/${encodeURIComponent(call.model).replaceAll("%2F", "/")}:${method}`;
+    return `${this.base}/${encodeURIComponent(call.model)}:${method}`;
   }
 
   private init(call: UpstreamCall, body: unknown): RequestInit {

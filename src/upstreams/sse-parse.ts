@@ -1,17 +1,24 @@
 // Bytes → server-sent events. Decodes UTF-8 across chunk boundaries and accepts \n, \r\n and \r
 // line endings split anywhere; an event ends at a blank line (one left open at EOF is still
 // delivered, since an upstream that drops the final blank line has still said what it said).
+// An event larger than MAX_EVENT_BYTES ends the stream with an error instead of filling memory.
+import { GatewayError } from "../hub.ts";
 
 export interface SSEEvent {
   event?: string;
   data: string;
 }
 
-export async function* parseSSE(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SSEEvent> {
+/** One event (its data lines, or a line still waiting for its end) larger than this is not an answer. */
+export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes = MAX_EVENT_BYTES): AsyncGenerator<SSEEvent> {
   const decoder = new TextDecoder();
   let buffer = "";
   let data: string[] = [];
+  let dataSize = 0;
   let event: string | undefined;
+  const tooLarge = () => new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `the upstream sent a stream event larger than ${maxEventBytes} bytes` });
 
   function* takeLines(final: boolean): Generator<SSEEvent> {
     let start = 0;
@@ -28,9 +35,13 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>): AsyncGenerat
       if (line === "") {
         if (data.length > 0) yield { event, data: data.join("\n") };
         data = [];
+        dataSize = 0;
         event = undefined;
       } else if (line.startsWith("data:")) {
-        data.push(line.slice(line[5] === " " ? 6 : 5));
+        const value = line.slice(line[5] === " " ? 6 : 5);
+        dataSize += value.length;
+        if (dataSize > maxEventBytes) throw tooLarge();
+        data.push(value);
       } else if (line.startsWith("event:")) {
         event = line.slice(6).trim();
       }
@@ -42,6 +53,8 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>): AsyncGenerat
   for await (const chunk of chunks) {
     buffer += decoder.decode(chunk, { stream: true });
     yield* takeLines(false);
+    // A line that never ends must not grow without bound either.
+    if (buffer.length + dataSize > maxEventBytes) throw tooLarge();
   }
   buffer += decoder.decode();
   yield* takeLines(true);

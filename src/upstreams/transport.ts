@@ -5,6 +5,11 @@ import { GatewayError } from "../hub.ts";
 import { networkError, parseGoogleError } from "./upstream-error.ts";
 import type { CallObserver } from "./types.ts";
 
+/** A whole non-streamed answer (an image-generation answer fits with room to spare). */
+export const MAX_UNARY_BYTES = 32 * 1024 * 1024;
+/** An error body: a Google or OpenAI error object is a few KB; past this it is not one. */
+export const MAX_ERROR_BYTES = 64 * 1024;
+
 export interface TransportOptions {
   fetch: typeof fetch;
   /** Until the response headers arrive (a stream's first byte). */
@@ -50,7 +55,9 @@ export class Transport {
       clearTimeout(timer);
     }
     if (!response.ok) {
-      const text = await response.text().catch(() => "");
+      // Bounded in size and in time: an upstream that drips its error body one byte a second
+      // gets connect_timeout to say what went wrong, then is parsed on what it said.
+      const text = await this.readError(response, controller);
       observe?.response?.(text);
       throw (options.parseError ?? parseGoogleError)(response.status, text, response.headers);
     }
@@ -58,12 +65,40 @@ export class Transport {
     return { response, body: observe?.response ? recordInto(observe.response, body) : body, abort: () => controller.abort() };
   }
 
-  /** open() then the whole body as text. */
+  /** open() then the whole body as text, up to MAX_UNARY_BYTES. */
   async text(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<{ response: Response; text: string }> {
     const call = await this.open(url, init, what, { ...options, unary: true });
     const chunks: Uint8Array[] = [];
-    for await (const chunk of call.body) chunks.push(chunk);
+    let size = 0;
+    for await (const chunk of call.body) {
+      size += chunk.byteLength;
+      if (size > MAX_UNARY_BYTES) {
+        call.abort();
+        throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
+      }
+      chunks.push(chunk);
+    }
     return { response: call.response, text: Buffer.concat(chunks).toString("utf8") };
+  }
+
+  private async readError(response: Response, controller: AbortController): Promise<string> {
+    const reader = response.body?.getReader();
+    if (!reader) return "";
+    const timer = setTimeout(() => void reader.cancel().catch(() => {}), this.options.connectTimeoutMs);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      while (size < MAX_ERROR_BYTES) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        size += value.byteLength;
+      }
+    } catch { /* cut off or broken: parse what arrived */ } finally {
+      clearTimeout(timer);
+      controller.abort(); // the rest of the body is not wanted
+    }
+    return Buffer.concat(chunks).subarray(0, MAX_ERROR_BYTES).toString("utf8");
   }
 
   /** open() then the whole body as JSON. */
@@ -105,17 +140,20 @@ export class Transport {
   }
 }
 
-/** Full request logging keeps a copy of what the upstream said, handed over when the body ends. */
+/** Full request logs keep a copy of what the upstream said (the first MAX_RECORD_BYTES). */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
 async function* recordInto(record: (text: string) => void, body: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const decoder = new TextDecoder();
-  let text = "";
+  const kept: Uint8Array[] = [];
+  let size = 0;
   try {
     for await (const chunk of body) {
-      text += decoder.decode(chunk, { stream: true });
+      if (size < MAX_RECORD_BYTES) kept.push(chunk.subarray(0, MAX_RECORD_BYTES - size));
+      size += chunk.byteLength;
       yield chunk;
     }
   } finally {
-    record(text);
+    record(Buffer.concat(kept).toString("utf8") + (size > MAX_RECORD_BYTES ? `…(${size - MAX_RECORD_BYTES} more bytes not kept)` : ""));
     await body.return(undefined);
   }
 }

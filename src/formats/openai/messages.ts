@@ -247,9 +247,15 @@ function dataUrl(url: string): { mimeType: string; data: string } | undefined {
   const match = /^data:([^;,]*)((?:;[^;,]+)*),(.*)$/s.exec(url);
   if (!match) return undefined;
   const [, mimeType, parameters, payload] = match;
-  const data = parameters!.split(";").includes("base64")
-    ? payload!.replace(/\s+/g, "")
-    : Buffer.from(decodeURIComponent(payload!), "utf8").toString("base64");
+  let data: string;
+  if (parameters!.split(";").includes("base64")) data = payload!.replace(/\s+/g, "");
+  else {
+    try {
+      data = Buffer.from(decodeURIComponent(payload!), "utf8").toString("base64");
+    } catch {
+      return undefined; // a bad %-escape: not a data URL we can read (the caller says which part)
+    }
+  }
   return { mimeType: mimeType || "application/octet-stream", data };
 }
 

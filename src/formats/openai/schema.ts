@@ -197,7 +197,7 @@ function resolveRef(node: Schema, walk: Walk): Schema | undefined {
   const ref = node.$ref;
   if (typeof ref !== "string") return node;
   const name = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref)?.[1];
-  const target = name !== undefined ? walk.definitions[decodeURIComponent(name)] : undefined;
+  const target = name !== undefined ? walk.definitions[safeDecode(name)] : undefined;
   if (typeof target !== "object" || target === null) return { type: "object", description: node.description ?? `(unresolved ${ref})` };
   if (walk.refStack.filter((entry) => entry === ref).length >= MAX_REF_DEPTH - 1) return undefined;
   const { $ref: _ref, ...siblings } = node;
@@ -222,4 +222,13 @@ function mergeAllOf(node: Schema, walk: Walk): Schema {
 
 function asSchema(value: unknown): Schema {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Schema) : {};
+}
+
+/** JSON Pointer segments may be %-encoded; a bad escape is taken literally. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

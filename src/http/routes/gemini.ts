@@ -26,7 +26,7 @@ export function geminiRoutes(deps: GeminiRouteDeps) {
   return new Elysia({ name: "routes.gemini" })
     .get("/v1beta/models", () => ({ models: deps.listedModels().map(modelInfo) }))
     .get("/v1beta/models/*", ({ params }) => {
-      const name = decodeURIComponent(params["*"]);
+      const name = decodePath(params["*"]);
       if (!deps.listedModels().includes(name)) throw new GatewayError({ status: 404, message: `Model models/${name} is not served by this gateway.` });
       return modelInfo(name);
     })
@@ -35,7 +35,7 @@ export function geminiRoutes(deps: GeminiRouteDeps) {
 }
 
 async function geminiCall(path: string, body: unknown, alt: string | undefined, signal: AbortSignal, deps: GeminiRouteDeps): Promise<Response> {
-  const decoded = decodeURIComponent(path);
+  const decoded = decodePath(path);
   const colon = decoded.lastIndexOf(":");
   if (colon <= 0) throw new GatewayError({ status: 404, message: `Unknown method on models/${decoded}; expected models/{model}:{method}.` });
   const model = decoded.slice(0, colon).replace(/^models\//, "");
@@ -69,6 +69,15 @@ async function geminiCall(path: string, body: unknown, alt: string | undefined, 
 }
 
 const googleError = (error: GatewayError) => toGoogleErrorBody(error);
+
+/** A path with a bad %-escape is the client's mistake: 400, not 500. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw GatewayError.invalidRequest(`The path contains an invalid %-escape: ${JSON.stringify(path.slice(0, 80))}`);
+  }
+}
 
 function modelInfo(name: string) {
   const { base } = parseModelName(name);

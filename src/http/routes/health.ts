@@ -1,17 +1,25 @@
 import { Elysia } from "elysia";
 import type { Pool } from "../../pool/pool.ts";
+import { passwordMatcher, presentedPasswords } from "../auth.ts";
 
 export interface HealthDeps {
+  passwords: readonly string[];
   /** Every credential pool by backend name ("codeassist", "gemini_api", each OpenAI upstream). */
   pools: readonly { name: string; pool: Pool }[];
   version: string;
   now: () => number;
 }
 
-/** No auth and no secrets: load balancers and people probe it. */
+/**
+ * No password needed: load balancers probe it. Without one it says only the status and the
+ * counts; the per-credential details (files, e-mails, projects, last errors) need the password,
+ * or a gateway that has none (which only listens on loopback).
+ */
 export function healthRoutes(deps: HealthDeps) {
+  const matches = passwordMatcher(deps.passwords);
   return new Elysia({ name: "routes.health" })
-    .get("/health", () => {
+    .get("/health", ({ request }) => {
+      const authorised = deps.passwords.length === 0 || presentedPasswords(request.headers, new URL(request.url)).some(matches);
       const now = deps.now();
       const summaries = deps.pools.map(({ name, pool }) => ({ name, summary: pool.summary(now) }));
       const credentials = summaries.reduce((total, { summary }) => {
@@ -23,7 +31,7 @@ export function healthRoutes(deps: HealthDeps) {
         version: deps.version,
         credentials,
         pools: Object.fromEntries(summaries.map(({ name, summary }) => [name, summary])),
-        details: deps.pools.flatMap(({ name, pool }) => pool.reports(now).map((report) => ({ pool: name, ...report }))),
+        ...(authorised ? { details: deps.pools.flatMap(({ name, pool }) => pool.reports(now).map((report) => ({ pool: name, ...report }))) } : {}),
       };
     });
 }
