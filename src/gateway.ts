@@ -3,7 +3,7 @@
 import { ConfigError, passwords, splitBindAddress, type Config } from "./config.ts";
 import { Executor } from "./executor.ts";
 import { createApp } from "./http/app.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, registerSecrets, type Logger } from "./log.ts";
 import { apiKeyCredentials, CredentialWatcher, loadCredentials, type Credential } from "./pool/credential.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
 import { createRouter, GEMINI_CLI_MODELS } from "./router.ts";
@@ -49,10 +49,13 @@ export function routableModels(config: Config): string[] {
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? createLogger(config.log_level);
+  // Every secret the configuration names is masked in anything jellycli writes or answers.
+  registerSecrets([...passwords(config), ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
   const now = options.now ?? Date.now;
   const fetchImpl = options.fetch ?? globalThis.fetch;
 
   const { credentials, problems } = await loadCredentials(config.credentials_dir);
+  registerSecrets(credentials.map((credential) => credential.clientSecret));
   for (const { file, problem } of problems) log.warn("skipping credential file", { file, problem });
   const store = new StateStore(config.state_file, {
     flushIntervalMs: config.state_flush_interval_ms,
@@ -112,6 +115,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const healthChecker = new HealthChecker({ backends: [...backends.values()], intervalMs: config.health_check_interval_ms, busy: () => executor.busy, log, now });
   const watcher = new CredentialWatcher(config.credentials_dir, ({ credentials: next, problems: bad }) => {
     for (const { file, problem } of bad) log.warn("skipping credential file", { file, problem });
+    registerSecrets(next.map((credential) => credential.clientSecret));
     pool.replaceCredentials(next);
     log.info("credentials reloaded", { count: next.length, skipped: bad.length });
   });

@@ -1,5 +1,5 @@
-// A small leveled logger writing one line per event to stderr. Secrets never reach it whole:
-// callers pass them through mask().
+// A small leveled logger writing one line per event to stderr, and `redact`, the one function that
+// masks secrets in any text that leaves the process (log lines, error messages, records).
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -30,11 +30,21 @@ function format(value: unknown): string {
   return JSON.stringify(value);
 }
 
-// Google access tokens (ya29.…) and refresh tokens (1//…) that slipped into a message or a stack.
-const TOKEN_PATTERN = /\b(ya29\.|1\/\/)[\w.\-~+/=]{8,}/g;
+// Secrets that slipped into a message, a stack or an upstream's error text: Google access tokens
+// (ya29.…), refresh tokens (1//…), API keys (AIza…), OpenAI-style keys (sk-…), OAuth client
+// secrets (GOCSPX-…), and every secret the configuration names (registerSecrets).
+const KEY_SHAPES = /(?:\bya29\.|\b1\/\/|\bAIza|\bsk-|\bGOCSPX-)[\w.\-~+/=]{8,}/g;
+const configured = new Set<string>();
+
+/** Secrets from the configuration (passwords, API keys, client secrets): masked wherever text leaves the process. */
+export function registerSecrets(secrets: Iterable<string | undefined>): void {
+  for (const secret of secrets) if (secret && secret.length >= 6) configured.add(secret);
+}
 
 export function redact(text: string): string {
-  return text.replace(TOKEN_PATTERN, (token) => mask(token));
+  let out = text.replace(KEY_SHAPES, (token) => mask(token));
+  for (const secret of configured) if (out.includes(secret)) out = out.replaceAll(secret, mask(secret));
+  return out;
 }
 
 /** First four and last four characters at most; short secrets are hidden entirely. */

@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "./log.ts";
+import { redact as redactText, type Logger } from "./log.ts";
 import type { CallObserver } from "./upstreams/types.ts";
 
 export type RequestLogMode = "off" | "summary" | "full";
@@ -48,7 +48,7 @@ export function recordServed(trace: RequestTrace | undefined, served: { backend:
 export function observerFor(trace: RequestTrace | undefined): CallObserver | undefined {
   if (!trace?.full) return undefined;
   return {
-    request: (body) => { trace.upstreamRequest = body; },
+    request: (body) => { trace.upstreamRequest = body.length > MAX_STAGE_BYTES ? `${body.slice(0, MAX_STAGE_BYTES)}…(${body.length - MAX_STAGE_BYTES} more characters not kept)` : body; },
     response: (text) => { trace.upstreamResponse = text; },
   };
 }
@@ -149,7 +149,7 @@ async function writeStages(trace: RequestTrace, response: Response, clientRespon
   };
   // Records hold prompts and answers: readable by the gateway's user only.
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, `${new Date().toISOString().slice(0, 10)}-${trace.id}.json`), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(join(dir, `${new Date().toISOString().slice(0, 10)}-${trace.id}.json`), `${redactText(JSON.stringify(record, null, 2))}\n`, { mode: 0o600 });
 }
 
 function parseMaybe(text: string | undefined): unknown {

@@ -1,5 +1,6 @@
 // GatewayError → the error body and headers of each client surface, rendered in one place.
 import { GatewayError } from "../hub.ts";
+import { redact } from "../log.ts";
 
 export type Surface = "openai" | "google";
 
@@ -25,7 +26,7 @@ export function clientStatus(error: GatewayError, surface: Surface): number {
 }
 
 export function toOpenAIErrorBody(error: GatewayError) {
-  return { error: { message: error.message, type: openAIType(error.status), param: error.param, code: error.code } };
+  return { error: { message: redact(error.message), type: openAIType(error.status), param: error.param, code: error.code } };
 }
 
 export function toGoogleErrorBody(error: GatewayError) {
@@ -34,7 +35,7 @@ export function toGoogleErrorBody(error: GatewayError) {
   if (error.retryAfterMs !== undefined) {
     details.push({ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${(error.retryAfterMs / 1000).toFixed(3).replace(/\.?0+$/, "")}s` });
   }
-  return { error: { code: error.status, message: error.message, status, ...(details.length > 0 ? { details } : {}) } };
+  return { error: { code: error.status, message: redact(error.message), status, ...(details.length > 0 ? { details } : {}) } };
 }
 
 export function errorResponse(error: GatewayError, surface: Surface, extraHeaders: Record<string, string> = {}): Response {

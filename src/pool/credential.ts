@@ -234,14 +234,15 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const handle = await open(temporary, "w", mode);
   try {
-    await handle.writeFile(text, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(text, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
   } catch (error) {
+    // A full disk (or anything else) leaves neither a half-written file nor a stray temp file.
     await unlink(temporary).catch(() => {});
     throw error;
   }

@@ -3,6 +3,7 @@
 // stream. This is where an error gets its `kind` (hub.ts); pool/transitions.ts turns the kind
 // into a state change, and retry-policy.ts into the executor's next move.
 import { GatewayError, MAX_DELAY_MS, type ErrorKind } from "../hub.ts";
+import { redact } from "../log.ts";
 
 interface GoogleErrorDetail {
   "@type"?: string;
@@ -36,7 +37,8 @@ const LICENCE_MESSAGE = /licen[cs]e|subscription/i;
 /** A Google error body (text, or the already-parsed object of an in-stream error) → GatewayError. */
 export function parseGoogleError(status: number, body: string | unknown, headers?: Headers): GatewayError {
   const error = typeof body === "string" ? extractGoogleError(body) : innerGoogleError(body);
-  const message = error?.message?.trim() || fallbackMessage(status, typeof body === "string" ? body : JSON.stringify(body ?? ""));
+  // Upstream text may echo our own key back: masked before it goes anywhere.
+  const message = redact(error?.message?.trim() || fallbackMessage(status, typeof body === "string" ? body : JSON.stringify(body ?? "")));
   const details = Array.isArray(error?.details) ? error!.details : [];
   const find = (type: string) => details.find((detail) => typeof detail?.["@type"] === "string" && detail["@type"].endsWith(type));
   const errorInfo = find("google.rpc.ErrorInfo");
@@ -164,7 +166,7 @@ export function networkError(error: unknown, what: string): GatewayError {
   return new GatewayError({
     status: timedOut ? 504 : 502,
     code: timedOut ? "timeout" : "upstream_unreachable",
-    message: timedOut ? `${what} timed out` : `${what} failed: ${cause?.message ?? String(error)}`,
+    message: redact(timedOut ? `${what} timed out` : `${what} failed: ${cause?.message ?? String(error)}`),
     kind: "transient",
   });
 }
@@ -186,7 +188,7 @@ export function parseOpenAIError(status: number, body: string | unknown, headers
   const object = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { error?: unknown; message?: unknown };
   const error = typeof object.error === "object" && object.error !== null ? object.error as { message?: unknown; code?: unknown } : undefined;
   const candidates = [error?.message, object.error, object.message];
-  const message = ((candidates.find((value) => typeof value === "string") as string | undefined) ?? fallbackMessage(status, typeof body === "string" ? body : "")).trim();
+  const message = redact(((candidates.find((value) => typeof value === "string") as string | undefined) ?? fallbackMessage(status, typeof body === "string" ? body : "")).trim());
   const code = typeof error?.code === "string" ? error.code : null;
   const retryAfterMs = parseRetryAfterHeader(headers?.get("retry-after"));
   const make = (init: { status: number; kind: ErrorKind; code?: string | null }) => new GatewayError({ code, message, retryAfterMs, ...init });
@@ -219,6 +221,6 @@ export function parseTokenError(status: number, text: string): GatewayError {
     status: refused ? 401 : 502,
     code, reason: code,
     kind: refused ? "auth" : "transient",
-    message: `token refresh ${refused ? "rejected" : "failed"} (${code}${description})`,
+    message: redact(`token refresh ${refused ? "rejected" : "failed"} (${code}${description})`),
   });
 }
