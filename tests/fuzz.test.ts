@@ -8,7 +8,7 @@ import { MockOpenAI } from "./mock/openai.ts";
 import { addReadyAccount, makeWorkspace, startGateway, testConfig, type Running } from "./helpers.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
-const CASES = Number(process.env.FUZZ_CASES ?? 2400);
+const CASES = Number(process.env.FUZZ_CASES ?? 4000);
 
 let google: MockGoogle;
 let openai: MockOpenAI;
@@ -76,7 +76,7 @@ const oddModels = ["gemini-2.5-flash%ZZ", "..%2F..%2Fx", "gemini%00", "models/",
 
 function mangle(body: unknown, next: () => number): unknown {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  const nests = (depth: number): unknown => (depth === 0 ? "deep" : pick([[nests(depth - 1)], { a: nests(depth - 1) }]));
+  const nests = (depth: number): unknown => (depth === 0 ? "deep" : next() < 0.5 ? [nests(depth - 1)] : { a: nests(depth - 1) });
   const replacements: (() => unknown)[] = [
     () => null, () => 0, () => -1, () => 1e308, () => "", () => "%", () => "%E0%A4%A", () => "data:,%ZZ", () => "data:image/png;base64,",
     () => ({ $ref: "#/$defs/%ZZ" }), () => ({ $ref: "#/$defs/missing" }), () => [], () => ({}), () => [null], () => nests(40), () => "x".repeat(5000),
@@ -114,6 +114,7 @@ describe("fuzz", () => {
       if (surface === "gemini" && next() < 0.1) path = `/v1beta/models/${oddModels[Math.floor(next() * oddModels.length)]}:generateContent`;
       if (surface === "openai" && next() < 0.05) (body as Record<string, unknown>).model = oddModels[Math.floor(next() * oddModels.length)];
       const text = next() < 0.03 ? JSON.stringify(body).slice(0, -3) : JSON.stringify(body);
+      if (process.env.FUZZ_TRACE) console.error(`#${index} ${path} ${text.slice(0, 400)}`);
       let response: Response;
       let answer: string;
       try {
@@ -144,6 +145,7 @@ describe("fuzz", () => {
     await Promise.all(Array.from({ length: 16 }, async () => {
       while (index < CASES) await one(index++);
     }));
+    if (process.env.FUZZ_TRACE) console.error(`fuzz: ${ok} answered, ${refused} refused with 4xx, ${failures.length} failures`);
     expect(failures.slice(0, 10)).toEqual([]);
     expect(ok + refused).toBe(CASES);
     expect((await fetch(`${gateway.url}/health`)).status).toBe(200);

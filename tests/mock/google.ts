@@ -71,7 +71,11 @@ export class MockGoogle {
   tokenFailure: { status: number; body: unknown } | undefined;
 
   constructor() {
-    this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
+    // Like the real API, a body the mock cannot make sense of is a 400, never a crash.
+    this.server = Bun.serve({
+      hostname: "127.0.0.1", port: 0, idleTimeout: 0,
+      fetch: (request) => this.handle(request).catch(() => googleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received.", false)),
+    });
   }
 
   get url(): string {

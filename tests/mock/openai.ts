@@ -26,7 +26,10 @@ export class MockOpenAI {
 
   constructor(keys: string[] = []) {
     for (const key of keys) this.keys.add(key);
-    this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
+    this.server = Bun.serve({
+      hostname: "127.0.0.1", port: 0, idleTimeout: 0,
+      fetch: (request) => this.handle(request).catch(() => error(400, "We could not parse the JSON body of your request.", "invalid_request_error")),
+    });
   }
 
   get baseURL(): string {

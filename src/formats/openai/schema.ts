@@ -107,7 +107,8 @@ function clean(input: Schema, walk: Walk): Schema {
   // B4: anyOf/oneOf, null branches folded into nullable.
   const branches = (node.anyOf ?? node.oneOf) as Schema[] | undefined;
   if (Array.isArray(branches)) {
-    const real = branches.filter((branch) => !(typeof branch === "object" && branch !== null && branch.type === "null"));
+    // Members that are not schemas at all (null, 1) are dropped; {type: "null"} folds into nullable.
+    const real = branches.filter((branch) => typeof branch === "object" && branch !== null && !Array.isArray(branch) && branch.type !== "null");
     if (real.length < branches.length) nullable = true;
     if (real.length === 1 && walk.profile === "openapi") {
       const merged = clean({ ...node, anyOf: undefined, oneOf: undefined, ...real[0] }, inner);
