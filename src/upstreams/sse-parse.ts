@@ -20,18 +20,29 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes
   let event: string | undefined;
   const tooLarge = () => new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `the upstream sent a stream event larger than ${maxEventBytes} bytes` });
 
+  // How much of `buffer` is known to hold no line end: a long line arriving in many chunks is
+  // searched once, not once per chunk.
+  let checked = 0;
+
   function* takeLines(final: boolean): Generator<SSEEvent> {
     let start = 0;
     const lineEnd = /\r\n|\r|\n/g;
     for (;;) {
-      lineEnd.lastIndex = start;
+      lineEnd.lastIndex = Math.max(start, checked);
       const found = lineEnd.exec(buffer);
-      if (!found) break;
+      if (!found) {
+        checked = buffer.length;
+        break;
+      }
       const index = found.index;
       // A lone \r at the very end may be the first half of \r\n still in flight.
-      if (buffer[index] === "\r" && index === buffer.length - 1 && !final) break;
+      if (buffer[index] === "\r" && index === buffer.length - 1 && !final) {
+        checked = index;
+        break;
+      }
       const line = buffer.slice(start, index);
       start = index + (buffer.startsWith("\r\n", index) ? 2 : 1);
+      checked = start;
       if (line === "") {
         if (data.length > 0) yield { event, data: data.join("\n") };
         data = [];
@@ -48,6 +59,7 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes
       // ":" comments, id: and retry: lines carry nothing we use.
     }
     buffer = buffer.slice(start);
+    checked = Math.max(0, checked - start);
   }
 
   for await (const chunk of chunks) {
