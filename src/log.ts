@@ -1,6 +1,8 @@
 // A small leveled logger writing one line per event to stderr, and `redact`, the one function that
 // masks secrets in any text that leaves the process (log lines, error messages, records).
 
+import { writeSync } from "node:fs";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -13,7 +15,36 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+/**
+ * stderr, written in batches: every line of one turn of the event loop goes out in one write
+ * (under load, one access line per request would otherwise be one write per request). Whatever
+ * is pending is written synchronously when the process exits.
+ */
+export function batchedStderr(): (line: string) => void {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    process.stderr.write(text);
+  };
+  process.on("exit", () => {
+    if (pending.length > 0) writeSync(2, pending.join(""));
+    pending = [];
+  });
+  return (line) => {
+    pending.push(line);
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+}
+
+let stderrWriter: ((line: string) => void) | undefined;
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (stderrWriter ??= batchedStderr())): Logger {
   const emit = (at: LogLevel) => (message: string, fields?: LogFields) => {
     if (ORDER[at] < ORDER[level]) return;
     const suffix = fields ? Object.entries(fields).filter(([, value]) => value !== undefined).map(([key, value]) => ` ${key}=${format(value)}`).join("") : "";

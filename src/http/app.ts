@@ -9,9 +9,10 @@ import type { Logger } from "../log.ts";
 import type { OpenAIRouteDeps } from "./routes/openai.ts";
 import { errorResponse, type Surface } from "./errors.ts";
 import { healthRoutes, type HealthDeps } from "./routes/health.ts";
-import { openAIRoutes } from "./routes/openai.ts";
-import { geminiRoutes } from "./routes/gemini.ts";
+import { chatCompletionsHandler, openAIRoutes } from "./routes/openai.ts";
+import { geminiMethodHandler, geminiRoutes } from "./routes/gemini.ts";
 import { gate } from "./gate.ts";
+import { watchSilence } from "../ticker.ts";
 
 export interface AppDeps extends OpenAIRouteDeps, HealthDeps {
   executor: Executor;
@@ -38,7 +39,26 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     .use(healthRoutes(deps))
     .use(openAIRoutes(deps))
     .use(geminiRoutes(deps));
-  return { fetch: gate((request) => app.fetch(request), { passwords: deps.passwords, corsOrigins: deps.corsOrigins, surfaceOf }) };
+  const chat = chatCompletionsHandler(deps);
+  const gemini = geminiMethodHandler(deps);
+  // The two routes that carry the traffic are matched here, without a router in between; the
+  // rest (model lists, /health, 404s) goes through Elysia.
+  const fast = (request: Request, url: URL): Promise<Response> | undefined => {
+    if (request.method !== "POST") return undefined;
+    const path = url.pathname;
+    if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request.signal));
+    const method = /^\/v1(?:beta)?\/models\/(.+)$/.exec(path);
+    if (method) return serve(request, path, (body) => gemini(method[1]!, body, url.searchParams.get("alt") ?? undefined, request.signal));
+    return undefined;
+  };
+  const serve = async (request: Request, path: string, handle: (body: unknown) => Promise<Response>): Promise<Response> => {
+    try {
+      return await handle(await readJsonBody(request, limits));
+    } catch (error) {
+      return renderError(error instanceof GatewayError ? "GatewayError" : "UNKNOWN", error, request, path, deps.log);
+    }
+  };
+  return { fetch: gate((request, url) => fast(request, url) ?? app.fetch(request), { passwords: deps.passwords, corsOrigins: deps.corsOrigins, surfaceOf }) };
 }
 
 /** Gemini-native paths (/v1beta/…, and /v1/models/{model}:{method}) answer in Google's format. */
@@ -86,30 +106,7 @@ async function readJsonBody(request: Request, limits: { maxBytes: number; timeou
   const declared = Number(request.headers.get("content-length"));
   if (declared > limits.maxBytes) throw tooLarge();
   if (!request.body) throw GatewayError.invalidRequest("The request body is empty; send a JSON object.");
-  const reader = request.body.getReader();
-  let timedOut = false;
-  const deadline = setTimeout(() => {
-    timedOut = true;
-    void reader.cancel().catch(() => {});
-  }, limits.timeoutMs);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { value, done } = await reader.read().catch((error) => {
-        if (timedOut) return { value: undefined, done: true };
-        throw error;
-      });
-      if (timedOut) throw new GatewayError({ status: 408, code: "request_timeout", message: `The request body did not arrive within ${Math.round(limits.timeoutMs / 1000)} s.` });
-      if (done) break;
-      size += value.byteLength;
-      if (size > limits.maxBytes) throw tooLarge();
-      chunks.push(value);
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = request.headers.has("content-length") ? await readDeclared(request, limits.timeoutMs) : await readChunked(request, limits, tooLarge);
   if (text.trim() === "") throw GatewayError.invalidRequest("The request body is empty; send a JSON object.");
   if (nestingDepth(text) > MAX_JSON_DEPTH) throw GatewayError.invalidRequest(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   let body: unknown;
@@ -125,6 +122,50 @@ async function readJsonBody(request: Request, limits: { maxBytes: number; timeou
     if (trace.full) trace.clientRequest = body;
   }
   return body;
+}
+
+const bodyTimeout = (timeoutMs: number) => new GatewayError({ status: 408, code: "request_timeout", message: `The request body did not arrive within ${Math.round(timeoutMs / 1000)} s.` });
+
+/** A body of declared length (already checked against the limit): one native read, one deadline. */
+async function readDeclared(request: Request, timeoutMs: number): Promise<string> {
+  let expire!: (error: GatewayError) => void;
+  const expired = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  const deadline = watchSilence(timeoutMs, () => expire(bodyTimeout(timeoutMs)));
+  try {
+    return await Promise.race([request.text(), expired]);
+  } finally {
+    deadline.stop();
+  }
+}
+
+/** A chunked body: read piece by piece, refused as soon as it grows past the limit. */
+async function readChunked(request: Request, limits: { maxBytes: number; timeoutMs: number }, tooLarge: () => GatewayError): Promise<string> {
+  const reader = request.body!.getReader();
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    void reader.cancel().catch(() => {});
+  }, limits.timeoutMs);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read().catch((error) => {
+        if (timedOut) return { value: undefined, done: true };
+        throw error;
+      });
+      if (timedOut) throw bodyTimeout(limits.timeoutMs);
+      if (done) break;
+      size += value.byteLength;
+      if (size > limits.maxBytes) throw tooLarge();
+      chunks.push(value);
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** The deepest bracket nesting of a JSON text, strings skipped; one linear pass, no recursion. */

@@ -19,7 +19,7 @@ const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const ALLOWED_HEADERS = "authorization, content-type, x-goog-api-key, x-api-key, x-goog-api-client, anthropic-version, anthropic-beta, openai-organization, openai-project, x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, x-stainless-retry-count, x-stainless-runtime, x-stainless-runtime-version, x-stainless-timeout";
 const EXPOSED_HEADERS = "retry-after, retry-after-ms, x-jellycli-fallback-model, x-request-id";
 
-export function gate(handler: (request: Request) => Response | Promise<Response>, options: GateOptions): (request: Request) => Promise<Response> {
+export function gate(handler: (request: Request, url: URL) => Response | Promise<Response>, options: GateOptions): (request: Request) => Promise<Response> {
   const matches = passwordMatcher(options.passwords);
   const open = options.passwords.length === 0;
   return async (request) => {
@@ -48,7 +48,7 @@ export function gate(handler: (request: Request) => Response | Promise<Response>
     if (request.method === "POST" && !/^application\/json\s*(;|$)/i.test(request.headers.get("content-type") ?? "")) {
       return refuse(new GatewayError({ status: 415, code: "unsupported_media_type", message: "Send the request body as JSON, with `Content-Type: application/json`." }));
     }
-    return withHeaders(await handler(request), cors);
+    return withHeaders(await handler(request, url), cors);
   };
 }
 

@@ -1,11 +1,11 @@
-// The one way an async iterable becomes a streamed HTTP Response: each item is written as soon as
-// it is produced, a keep-alive goes out whenever the source has been silent for `keepaliveMs`
-// (one timer per stream, re-armed only when it fires — never one per chunk), an error after the
-// first byte is written in-band in the client's format, and the stream then ends cleanly. A client
-// that goes away stops the source, which aborts the upstream request.
+// The one way an async iterable becomes a streamed HTTP Response: each item is written and flushed
+// as soon as it is produced, a keep-alive goes out whenever the source has been silent for
+// `keepaliveMs` (one process-wide ticker watches every open stream — nothing per chunk), an error
+// after the first byte is written in-band in the client's format, and the stream then ends
+// cleanly. A client that goes away stops the source, which aborts the upstream request.
+// Bun's "direct" streams write straight to the socket, without a queue in between.
 import { GatewayError } from "../hub.ts";
-
-const encoder = new TextEncoder();
+import { watchSilence, type Watch } from "../ticker.ts";
 
 /** How one kind of stream is written. Created per response: a framing may keep state. */
 export interface Framing<T> {
@@ -33,61 +33,53 @@ export const STREAM_HEADERS = { "cache-control": "no-cache", "x-accel-buffering"
 
 export function streamResponse<T>(source: AsyncIterable<T>, framing: Framing<T>, options: StreamOptions = {}): Response {
   const iterator = source[Symbol.asyncIterator]();
-  const keepalive = framing.keepalive !== undefined && options.keepaliveMs ? encoder.encode(framing.keepalive) : undefined;
-  let sent = 0;
   let closed = false;
-  let lastWrite = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-
+  let silence: Watch | undefined;
   const finish = () => {
-    if (closed) return;
+    if (closed) return false;
     closed = true;
-    clearTimeout(timer);
+    silence?.stop();
     options.onEnd?.();
+    return true;
   };
-  const write = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: string | Uint8Array) => {
-    controller.enqueue(typeof bytes === "string" ? encoder.encode(bytes) : bytes);
-    lastWrite = performance.now();
-  };
-
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (!keepalive) return;
-      const wait = options.keepaliveMs!;
-      const tick = () => {
+  const body = new ReadableStream({
+    type: "direct",
+    async pull(controller: ReadableStreamDirectController) {
+      // Awaiting a write that could not go out at once is the backpressure: a client that stops
+      // reading stops the source, and with it the upstream.
+      const send = async (bytes: string | Uint8Array) => {
         if (closed) return;
-        const silent = performance.now() - lastWrite;
-        if (silent >= wait - 1) write(controller, keepalive);
-        timer = setTimeout(tick, silent >= wait - 1 ? wait : wait - silent);
+        const written = controller.write(bytes);
+        if (written instanceof Promise) await written;
+        const flushed = controller.flush();
+        if (flushed instanceof Promise) await flushed;
       };
-      if (options.primeKeepalive) write(controller, keepalive);
-      timer = setTimeout(tick, wait);
-    },
-    async pull(controller) {
-      try {
-        const result = await iterator.next();
-        if (closed) return;
-        if (result.done) {
-          const tail = framing.end(sent);
-          if (tail) write(controller, tail);
-          finish();
-          controller.close();
-          return;
-        }
-        write(controller, framing.item(result.value, sent++));
-      } catch (error) {
-        if (closed) return;
-        write(controller, framing.error(streamFailure(error), sent));
-        finish();
-        controller.close();
+      if (framing.keepalive !== undefined && options.keepaliveMs) {
+        const keepalive = framing.keepalive;
+        silence = watchSilence(options.keepaliveMs, () => void send(keepalive).catch(() => {}));
+        if (options.primeKeepalive) await send(keepalive);
       }
+      let sent = 0;
+      try {
+        for (;;) {
+          const result = await iterator.next();
+          if (closed) return;
+          if (result.done) break;
+          silence?.touch();
+          await send(framing.item(result.value, sent++));
+        }
+        const tail = framing.end(sent);
+        if (tail) await send(tail);
+      } catch (error) {
+        if (!closed) await send(framing.error(streamFailure(error), sent)).catch(() => {});
+      }
+      if (finish()) controller.close();
     },
     async cancel() {
-      const wasOpen = !closed;
-      finish();
-      if (wasOpen) await iterator.return?.(undefined);
+      // The client went away: stop the source, which aborts the upstream request.
+      if (finish()) await iterator.return?.(undefined);
     },
-  });
+  } satisfies Bun.DirectUnderlyingSource<Uint8Array>);
   return new Response(body, { status: 200, headers: { "content-type": framing.contentType, ...STREAM_HEADERS, ...options.headers } });
 }
 

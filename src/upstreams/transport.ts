@@ -4,6 +4,7 @@
 import { GatewayError } from "../hub.ts";
 import { networkError, parseGoogleError } from "./upstream-error.ts";
 import type { CallObserver } from "./types.ts";
+import { watchSilence } from "../ticker.ts";
 
 /** A whole non-streamed answer (an image-generation answer fits with room to spare). */
 export const MAX_UNARY_BYTES = 32 * 1024 * 1024;
@@ -23,6 +24,8 @@ export interface OpenedCall {
   /** Body bytes, each read bounded by the idle timeout; aborts the call when left early. */
   body: AsyncGenerator<Uint8Array>;
   abort: () => void;
+  /** Aborts the call with this error (a deadline), which reads then throw. */
+  fail: (reason: GatewayError) => void;
 }
 
 export type ErrorParser = (status: number, text: string, headers: Headers) => GatewayError;
@@ -43,7 +46,7 @@ export class Transport {
     const controller = new AbortController();
     const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
     const headerDeadline = options.unary ? this.options.idleTimeoutMs : this.options.connectTimeoutMs;
-    const timer = setTimeout(() => controller.abort(timeoutReason(what)), headerDeadline);
+    const waiting = watchSilence(headerDeadline, () => controller.abort(timeoutReason(what)));
     const observe = options.observe;
     if (observe?.request && typeof init.body === "string") observe.request(init.body);
     let response: Response;
@@ -52,7 +55,7 @@ export class Transport {
     } catch (error) {
       throw networkError(signal.reason instanceof GatewayError ? signal.reason : error, what);
     } finally {
-      clearTimeout(timer);
+      waiting.stop();
     }
     if (!response.ok) {
       // Bounded in size and in time: an upstream that drips its error body one byte a second
@@ -61,13 +64,35 @@ export class Transport {
       observe?.response?.(text);
       throw (options.parseError ?? parseGoogleError)(response.status, text, response.headers);
     }
-    const body = this.readBody(response, controller, what);
-    return { response, body: observe?.response ? recordInto(observe.response, body) : body, abort: () => controller.abort() };
+    const state = { finished: false };
+    const body = this.readBody(response, controller, what, state);
+    // Hanging up on an upstream that already finished would only cost an abort per call.
+    return {
+      response, body: observe?.response ? recordInto(observe.response, body) : body,
+      abort: () => state.finished || controller.abort(),
+      fail: (reason) => controller.abort(reason),
+    };
   }
 
   /** open() then the whole body as text, up to MAX_UNARY_BYTES. */
   async text(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<{ response: Response; text: string }> {
     const call = await this.open(url, init, what, { ...options, unary: true });
+    const declared = Number(call.response.headers.get("content-length") ?? Number.NaN);
+    if (declared > MAX_UNARY_BYTES) {
+      call.abort();
+      throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
+    }
+    if (declared >= 0 && !options.observe?.response) {
+      // Length known and within bounds: one native read, one deadline.
+      const idle = watchSilence(this.options.idleTimeoutMs, () => call.fail(timeoutReason(`${what} (reading the answer)`)));
+      try {
+        return { response: call.response, text: await call.response.text() };
+      } catch (error) {
+        throw networkError(error, `${what} (reading the answer)`);
+      } finally {
+        idle.stop();
+      }
+    }
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of call.body) {
@@ -111,30 +136,34 @@ export class Transport {
     }
   }
 
-  private async *readBody(response: Response, controller: AbortController, what: string): AsyncGenerator<Uint8Array> {
-    if (!response.body) return;
+  /** Body bytes; the idle deadline counts only while a read is pending, not while the consumer works. */
+  private async *readBody(response: Response, controller: AbortController, what: string, state: { finished: boolean }): AsyncGenerator<Uint8Array> {
+    if (!response.body) {
+      state.finished = true;
+      return;
+    }
     const reader = response.body.getReader();
-    let finished = false;
+    const idle = watchSilence(this.options.idleTimeoutMs, () => controller.abort(timeoutReason(`${what} (no data for ${this.options.idleTimeoutMs / 1000} s)`)));
     try {
       for (;;) {
-        const timer = setTimeout(() => controller.abort(timeoutReason(`${what} (no data for ${this.options.idleTimeoutMs / 1000} s)`)), this.options.idleTimeoutMs);
+        idle.resume();
         let result: Awaited<ReturnType<typeof reader.read>>;
         try {
           result = await reader.read();
         } catch (error) {
           throw networkError(controller.signal.reason instanceof GatewayError ? controller.signal.reason : error, `${what} (reading the answer)`);
-        } finally {
-          clearTimeout(timer);
         }
+        idle.pause();
         if (result.done) {
-          finished = true;
+          state.finished = true;
           return;
         }
         yield result.value;
       }
     } finally {
+      idle.stop();
       // The consumer stopped early (client gone, error downstream): hang up on the upstream too.
-      if (!finished) controller.abort();
+      if (!state.finished) controller.abort();
       reader.releaseLock();
     }
   }

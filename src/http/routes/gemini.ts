@@ -20,18 +20,19 @@ export interface GeminiRouteDeps {
   fakeStreamKeepaliveMs: number;
 }
 
+/** POST {model}:{method} under /v1beta/models/ and /v1/models/, served by app.ts's fast path. */
+export function geminiMethodHandler(deps: GeminiRouteDeps): (path: string, body: unknown, alt: string | undefined, signal: AbortSignal) => Promise<Response> {
+  return (path, body, alt, signal) => geminiCall(path, body, alt, signal, deps);
+}
+
 export function geminiRoutes(deps: GeminiRouteDeps) {
-  const handle = ({ params, body, query, request }: { params: Record<string, string>; body: unknown; query: Record<string, string | undefined>; request: Request }) =>
-    geminiCall(params["*"] ?? "", body, query.alt, request.signal, deps);
   return new Elysia({ name: "routes.gemini" })
     .get("/v1beta/models", () => ({ models: deps.listedModels().map(modelInfo) }))
     .get("/v1beta/models/*", ({ params }) => {
       const name = decodePath(params["*"]);
       if (!deps.listedModels().includes(name)) throw new GatewayError({ status: 404, message: `Model models/${name} is not served by this gateway.` });
       return modelInfo(name);
-    })
-    .post("/v1beta/models/*", handle)
-    .post("/v1/models/*", handle);
+    });
 }
 
 async function geminiCall(path: string, body: unknown, alt: string | undefined, signal: AbortSignal, deps: GeminiRouteDeps): Promise<Response> {

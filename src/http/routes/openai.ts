@@ -1,13 +1,13 @@
 // The OpenAI surface: /v1/chat/completions (streamed, non-streamed, fake-streamed) and /v1/models.
 import { randomBytes } from "node:crypto";
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { Executor, Served } from "../../executor.ts";
 import { openAIRequestToHub } from "../../formats/openai/request.ts";
 import { hubResponseToOpenAI } from "../../formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../../formats/openai/stream.ts";
 import type { SchemaProfile } from "../../formats/openai/schema.ts";
 import type { ChatCompletionChunk, ChatCompletionRequest, ReasoningField, TranslateContext } from "../../formats/openai/types.ts";
-import type { GatewayError } from "../../hub.ts";
+import { GatewayError } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
 import { fallbackHeader } from "../fallback-header.ts";
@@ -33,19 +33,27 @@ export interface OpenAIRouteDeps {
   now: () => number;
 }
 
-// Minimal and open: Elysia strips undeclared fields otherwise, and the translator validates the rest.
-const chatRequestSchema = t.Object(
-  { model: t.String({ minLength: 1 }), messages: t.Array(t.Any()), stream: t.Optional(t.Union([t.Boolean(), t.Null()])) },
-  { additionalProperties: true },
-);
-
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** POST /v1/chat/completions, served by app.ts's fast path (no router in between). */
+export function chatCompletionsHandler(deps: OpenAIRouteDeps): (body: unknown, signal: AbortSignal) => Promise<Response> {
+  const signatures = new ThoughtSignatures();
+  return (body, signal) => chatCompletions(checkChatBody(body), signal, deps, signatures);
+}
+
+/** The fields the route itself relies on; the translator validates the rest (and unknown fields pass). */
+function checkChatBody(body: unknown): ChatCompletionRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw GatewayError.invalidRequest("The request body must be a JSON object.");
+  const { model, messages, stream } = body as Record<string, unknown>;
+  if (typeof model !== "string" || model === "") throw GatewayError.invalidRequest("Invalid `model`: expected a non-empty string naming the model", "model");
+  if (!Array.isArray(messages)) throw GatewayError.invalidRequest("Invalid `messages`: expected an array of messages", "messages");
+  if (stream !== undefined && stream !== null && typeof stream !== "boolean") throw GatewayError.invalidRequest("Invalid `stream`: expected a boolean", "stream");
+  return body as ChatCompletionRequest;
+}
 
 export function openAIRoutes(deps: OpenAIRouteDeps) {
   const startedAt = Math.floor(deps.now() / 1000);
-  const signatures = new ThoughtSignatures();
   return new Elysia({ name: "routes.openai" })
-    .post("/v1/chat/completions", ({ body, request }) => chatCompletions(body as ChatCompletionRequest, request.signal, deps, signatures), { body: chatRequestSchema })
     .get("/v1/models", () => ({
       object: "list",
       data: deps.listedModels().map((id) => ({ id, object: "model", created: startedAt, owned_by: "jellycli" })),

@@ -1,0 +1,64 @@
+// One timer for every silence watch in the process: keep-alives of open streams and idle deadlines
+// of upstream reads. A watch is touched on activity (a property write against a clock the ticker
+// keeps, so a busy stream costs nothing per chunk) and fires when it has been silent for its
+// interval; the ticker runs only while some watch exists. Precision is one tick.
+export const TICK_MS = 250;
+
+interface Entry {
+  last: number;
+  active: boolean;
+  readonly every: number;
+  readonly fire: () => void;
+}
+
+const entries = new Set<Entry>();
+let clock = performance.now();
+let timer: ReturnType<typeof setInterval> | undefined;
+
+function tick(): void {
+  clock = performance.now();
+  for (const entry of entries) {
+    if (!entry.active || clock - entry.last < entry.every) continue;
+    entry.last = clock;
+    entry.fire();
+  }
+  if (entries.size === 0) {
+    clearInterval(timer);
+    timer = undefined;
+  }
+}
+
+export interface Watch {
+  /** Something happened: the silence starts again. */
+  touch(): void;
+  /** Silence does not count until resume() (e.g. while a slow consumer holds the data). */
+  pause(): void;
+  resume(): void;
+  stop(): void;
+}
+
+/** Calls `fire` after every `everyMs` of silence (± one tick) until stopped. */
+export function watchSilence(everyMs: number, fire: () => void): Watch {
+  clock = performance.now();
+  const entry: Entry = { last: clock, active: true, every: everyMs, fire };
+  entries.add(entry);
+  if (!timer) {
+    timer = setInterval(tick, TICK_MS);
+    timer.unref?.();
+  }
+  return {
+    touch: () => {
+      entry.last = clock;
+    },
+    pause: () => {
+      entry.active = false;
+    },
+    resume: () => {
+      entry.last = clock;
+      entry.active = true;
+    },
+    stop: () => {
+      entries.delete(entry);
+    },
+  };
+}
