@@ -37,6 +37,8 @@ interface Routing {
 
 export interface ExecuteRequest extends Routing {
   request: GenerateContentRequest;
+  /** Streams: told every chunk as it passes (usage for the access log), without a wrapper layer. */
+  onChunk?: (chunk: GenerateContentResponse) => void;
 }
 
 export interface PassthroughRequest extends Routing {
@@ -107,7 +109,7 @@ export class Executor {
     this.begin();
     try {
       const served = await this.run(input, async (attempt, auth) => {
-        const iterator = attempt.backend.upstream.stream(this.callOf(attempt, auth, input))[Symbol.asyncIterator]();
+        const iterator = (await attempt.backend.upstream.stream(this.callOf(attempt, auth, input)))[Symbol.asyncIterator]();
         const first = await iterator.next();
         if (first.done) {
           throw new GatewayError({ status: 502, code: "empty_stream", kind: "transient", message: "the upstream ended the stream without sending anything" });
@@ -115,20 +117,22 @@ export class Executor {
         return { first: first.value, iterator, attempt };
       }, { deferSuccess: true });
       const { first, iterator, attempt } = served.value;
-      return { ...served, value: this.continueStream(first, iterator, attempt) };
+      return { ...served, value: this.continueStream(first, iterator, attempt, input.onChunk) };
     } catch (error) {
       this.end();
       throw error;
     }
   }
 
-  private async *continueStream(first: GenerateContentResponse, iterator: AsyncIterator<GenerateContentResponse>, attempt: Attempt): AsyncGenerator<GenerateContentResponse> {
+  private async *continueStream(first: GenerateContentResponse, iterator: AsyncIterator<GenerateContentResponse>, attempt: Attempt, onChunk?: (chunk: GenerateContentResponse) => void): AsyncGenerator<GenerateContentResponse> {
     let failed = false;
     try {
+      onChunk?.(first);
       yield first;
       for (;;) {
         const next = await iterator.next();
         if (next.done) return;
+        onChunk?.(next.value);
         yield next.value;
       }
     } catch (error) {

@@ -2,10 +2,10 @@
 // credential id — a fingerprint, never a secret —, duration, tokens). `full`: additionally the four
 // stages of a request (client request, upstream request, upstream response, client response)
 // written as one JSON file per request id under log_dir, with base64 media and secrets redacted.
-// A trace follows each request through AsyncLocalStorage inside the HTTP layer only: the routes
-// record what the executor says it used (`recordServed`), and the upstream exchange reaches the
-// trace through the CallObserver the route hands down (`observerFor`).
-import { AsyncLocalStorage } from "node:async_hooks";
+// A trace belongs to the Request object it was made for (`traceOf(request)`), inside the HTTP
+// layer only: the routes record what the executor says it used (`recordServed`), and the upstream
+// exchange reaches the trace through the CallObserver the route hands down (`observerFor`). No
+// AsyncLocalStorage: it would tax every await of every stream.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { redact as redactText, type Logger } from "./log.ts";
@@ -30,11 +30,11 @@ export interface RequestTrace {
   streamEnd?: Promise<void>;
 }
 
-const traces = new AsyncLocalStorage<RequestTrace>();
+const traces = new WeakMap<Request, RequestTrace>();
 
-/** The trace of the request being served, if request logging is on. */
-export function currentTrace(): RequestTrace | undefined {
-  return traces.getStore();
+/** The trace of `request`, if request logging is on. */
+export function traceOf(request: Request): RequestTrace | undefined {
+  return traces.get(request);
 }
 
 /** What the executor says served the request: backend and credential id (never a secret). */
@@ -74,7 +74,8 @@ export function withRequestLog(handler: (request: Request) => Response | Promise
     // request.url is not absolute when the Host header is malformed (the gate answers 400 then).
     const path = URL.parse(request.url)?.pathname ?? request.url.split("?")[0]!;
     const trace: RequestTrace = { id: crypto.randomUUID(), started: performance.now(), full: options.mode === "full", method: request.method, path };
-    const response = await traces.run(trace, () => handler(request));
+    traces.set(request, trace);
+    const response = await handler(request);
     const summary = () => options.log.info("request", {
       method: trace.method, path: trace.path, status: response.status, model: trace.model, upstream: trace.backend,
       credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens, id: trace.id,

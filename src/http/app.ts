@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { Executor } from "../executor.ts";
 import { GatewayError } from "../hub.ts";
-import { currentTrace } from "../request-log.ts";
+import { traceOf } from "../request-log.ts";
 import type { Logger } from "../log.ts";
 import type { OpenAIRouteDeps } from "./routes/openai.ts";
 import { errorResponse, type Surface } from "./errors.ts";
@@ -46,9 +46,9 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
   const fast = (request: Request, url: URL): Promise<Response> | undefined => {
     if (request.method !== "POST") return undefined;
     const path = url.pathname;
-    if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request.signal));
+    if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request));
     const method = /^\/v1(?:beta)?\/models\/(.+)$/.exec(path);
-    if (method) return serve(request, path, (body) => gemini(method[1]!, body, url.searchParams.get("alt") ?? undefined, request.signal));
+    if (method) return serve(request, path, (body) => gemini(method[1]!, body, url.searchParams.get("alt") ?? undefined, request));
     return undefined;
   };
   const serve = async (request: Request, path: string, handle: (body: unknown) => Promise<Response>): Promise<Response> => {
@@ -115,7 +115,7 @@ async function readJsonBody(request: Request, limits: { maxBytes: number; timeou
   } catch {
     throw GatewayError.invalidRequest("The request body is not valid JSON.");
   }
-  const trace = currentTrace();
+  const trace = traceOf(request);
   if (trace) {
     const model = (body as { model?: unknown })?.model;
     if (typeof model === "string") trace.model = model;

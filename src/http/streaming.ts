@@ -31,12 +31,13 @@ export interface StreamedAnswer {
  */
 export async function streamedAnswer(executor: Executor, input: ExecuteRequest, timing: StreamTiming, trace: RequestTrace | undefined): Promise<StreamedAnswer> {
   if (!parseModelName(input.model).fakeStream) {
-    const served = await executor.stream(input);
+    const served = await executor.stream(trace ? { ...input, onChunk: (chunk) => countTokens(chunk, trace) } : input);
     recordServed(trace, served);
-    return { chunks: countingTokens(served.value, trace), headers: fallbackHeader(served), keepaliveMs: timing.keepaliveMs, primeKeepalive: false };
+    return { chunks: served.value, headers: fallbackHeader(served), keepaliveMs: timing.keepaliveMs, primeKeepalive: false };
   }
   const answer = executor.generate(input).then((served) => {
     recordServed(trace, served);
+    if (trace) countTokens(served.value, trace);
     return served;
   });
   answer.catch(() => {}); // observed below; this only keeps an abandoned rejection quiet
@@ -44,16 +45,12 @@ export async function streamedAnswer(executor: Executor, input: ExecuteRequest, 
   const whole = (async function* (): AsyncGenerator<GenerateContentResponse> {
     yield (early ?? (await answer)).value;
   })();
-  return { chunks: countingTokens(whole, trace), headers: early ? fallbackHeader(early) : {}, keepaliveMs: timing.fakeStreamKeepaliveMs, primeKeepalive: !early };
+  return { chunks: whole, headers: early ? fallbackHeader(early) : {}, keepaliveMs: timing.fakeStreamKeepaliveMs, primeKeepalive: !early };
 }
 
 /** Streamed requests count their tokens too: the last usage the upstream reported. */
-async function* countingTokens(chunks: AsyncIterable<GenerateContentResponse>, trace: RequestTrace | undefined): AsyncGenerator<GenerateContentResponse> {
-  if (!trace) return yield* chunks;
-  for await (const chunk of chunks) {
-    const total = chunk.usageMetadata?.totalTokenCount;
-    if (typeof total === "number") trace.tokens = total;
-    yield chunk;
-  }
+function countTokens(chunk: GenerateContentResponse, trace: RequestTrace): void {
+  const total = chunk.usageMetadata?.totalTokenCount;
+  if (typeof total === "number") trace.tokens = total;
 }
 

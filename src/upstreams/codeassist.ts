@@ -58,14 +58,10 @@ export class CodeAssistUpstream implements Upstream {
     return unwrap(envelope);
   }
 
-  async *stream(call: UpstreamCall): AsyncGenerator<GenerateContentResponse> {
+  async stream(call: UpstreamCall): Promise<AsyncIterable<GenerateContentResponse>> {
     const opened = await this.transport.open(
       `${this.base}:streamGenerateContent?alt=sse`, this.init(call, envelopeBody(call), "*/*"), "Code Assist streamGenerateContent", { observe: call.observe });
-    try {
-      for await (const envelope of sseJson(opened.body, googleEventError)) yield unwrap(envelope as Envelope);
-    } finally {
-      opened.abort();
-    }
+    return sseJson(opened.body, googleEventError, (envelope) => unwrap(envelope as Envelope));
   }
 
   async countTokens(call: UpstreamCall): Promise<CountTokensResponse> {

@@ -23,13 +23,9 @@ export class GeminiApiUpstream implements Upstream {
     return this.transport.json<GenerateContentResponse>(this.url(call, "generateContent"), this.init(call, call.request), "Gemini API generateContent", { observe: call.observe });
   }
 
-  async *stream(call: UpstreamCall): AsyncGenerator<GenerateContentResponse> {
+  async stream(call: UpstreamCall): Promise<AsyncIterable<GenerateContentResponse>> {
     const opened = await this.transport.open(`${this.url(call, "streamGenerateContent")}?alt=sse`, this.init(call, call.request), "Gemini API streamGenerateContent", { observe: call.observe });
-    try {
-      yield* sseJson(opened.body, googleEventError) as AsyncGenerator<GenerateContentResponse>;
-    } finally {
-      opened.abort();
-    }
+    return sseJson(opened.body, googleEventError, (chunk) => chunk as GenerateContentResponse);
   }
 
   countTokens(call: UpstreamCall): Promise<CountTokensResponse> {

@@ -31,14 +31,10 @@ export class OpenAICompatUpstream implements Upstream {
     return openAIResponseToHub(response, { toolNames, modelVersion: call.model });
   }
 
-  async *stream(call: UpstreamCall): AsyncGenerator<GenerateContentResponse> {
+  async stream(call: UpstreamCall): Promise<AsyncIterable<GenerateContentResponse>> {
     const { body, toolNames } = hubRequestToOpenAI(call.request, { model: call.model, profile: this.options.profile, stream: true });
     const opened = await this.transport.open(this.url, this.init(body, call.auth.apiKey, call.signal), `${this.options.name} chat/completions`, { parseError: parseOpenAIError, observe: call.observe });
-    try {
-      yield* openAIStreamToHub(sseJson(opened.body, openAIEventError), { toolNames, modelVersion: call.model });
-    } finally {
-      opened.abort();
-    }
+    return openAIStreamToHub(sseJson(opened.body, openAIEventError, (chunk) => chunk), { toolNames, modelVersion: call.model });
   }
 
   /** OpenAI servers cannot count Gemini requests: a local estimate, never a 404. */

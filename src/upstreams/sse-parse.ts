@@ -77,9 +77,10 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes
 /**
  * SSE events → JSON objects, the way every upstream stream is read: `[DONE]` ends it, an event
  * that is not JSON is skipped (Gemini CLI does the same, codeassist-protocol §4.2 rule 5), and an
- * event that carries an error is thrown as what `errorOf` makes of it.
+ * event that carries an error is thrown as what `errorOf` makes of it; `map` shapes the rest (one
+ * layer of async iteration less than a wrapper would be).
  */
-export async function* sseJson(chunks: AsyncIterable<Uint8Array>, errorOf: (event: Record<string, unknown>) => Error | undefined): AsyncGenerator<Record<string, unknown>> {
+export async function* sseJson<T>(chunks: AsyncIterable<Uint8Array>, errorOf: (event: Record<string, unknown>) => Error | undefined, map: (event: Record<string, unknown>) => T): AsyncGenerator<T> {
   for await (const event of parseSSE(chunks)) {
     if (event.data.trim() === "[DONE]") return;
     let value: unknown;
@@ -91,6 +92,6 @@ export async function* sseJson(chunks: AsyncIterable<Uint8Array>, errorOf: (even
     if (typeof value !== "object" || value === null || Array.isArray(value)) continue;
     const error = errorOf(value as Record<string, unknown>);
     if (error) throw error;
-    yield value as Record<string, unknown>;
+    yield map(value as Record<string, unknown>);
   }
 }

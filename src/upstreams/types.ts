@@ -45,8 +45,11 @@ export interface RawAnswer {
 
 export interface Upstream {
   generate(call: UpstreamCall): Promise<GenerateContentResponse>;
-  /** Rejects (on first iteration) with a GatewayError when the upstream refuses before streaming. */
-  stream(call: UpstreamCall): AsyncIterable<GenerateContentResponse>;
+  /**
+   * Resolves once the upstream accepted the call (rejects with a GatewayError when it refuses);
+   * leaving the iteration early hangs up on the upstream.
+   */
+  stream(call: UpstreamCall): Promise<AsyncIterable<GenerateContentResponse>>;
   countTokens(call: UpstreamCall): Promise<CountTokensResponse>;
   /** A cheap call that succeeds when these credentials work (health checks); throws a GatewayError otherwise. */
   probe?(auth: UpstreamAuth, signal?: AbortSignal): Promise<void>;

@@ -10,7 +10,7 @@ import { fallbackHeader } from "../fallback-header.ts";
 import { toGoogleErrorBody } from "../errors.ts";
 import { jsonArrayFraming, sseFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
-import { currentTrace, observerFor, recordServed, streamEnded } from "../../request-log.ts";
+import { traceOf, observerFor, recordServed, streamEnded, type RequestTrace } from "../../request-log.ts";
 
 export interface GeminiRouteDeps {
   executor: Executor;
@@ -21,8 +21,8 @@ export interface GeminiRouteDeps {
 }
 
 /** POST {model}:{method} under /v1beta/models/ and /v1/models/, served by app.ts's fast path. */
-export function geminiMethodHandler(deps: GeminiRouteDeps): (path: string, body: unknown, alt: string | undefined, signal: AbortSignal) => Promise<Response> {
-  return (path, body, alt, signal) => geminiCall(path, body, alt, signal, deps);
+export function geminiMethodHandler(deps: GeminiRouteDeps): (path: string, body: unknown, alt: string | undefined, request: Request) => Promise<Response> {
+  return (path, body, alt, request) => geminiCall(path, body, alt, request.signal, traceOf(request), deps);
 }
 
 export function geminiRoutes(deps: GeminiRouteDeps) {
@@ -35,13 +35,12 @@ export function geminiRoutes(deps: GeminiRouteDeps) {
     });
 }
 
-async function geminiCall(path: string, body: unknown, alt: string | undefined, signal: AbortSignal, deps: GeminiRouteDeps): Promise<Response> {
+async function geminiCall(path: string, body: unknown, alt: string | undefined, signal: AbortSignal, trace: RequestTrace | undefined, deps: GeminiRouteDeps): Promise<Response> {
   const decoded = decodePath(path);
   const colon = decoded.lastIndexOf(":");
   if (colon <= 0) throw new GatewayError({ status: 404, message: `Unknown method on models/${decoded}; expected models/{model}:{method}.` });
   const model = decoded.slice(0, colon).replace(/^models\//, "");
   const method = decoded.slice(colon + 1);
-  const trace = currentTrace();
   if (trace) trace.model = model;
   const input = (request: ReturnType<typeof geminiRequestToHub>) => ({ model, request, signal, unknownToDefault: true, observe: observerFor(trace) });
 

@@ -15,7 +15,7 @@ import { toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages, type RemoteImageOptions } from "../remote-images.ts";
 import { rawSSEFraming, sseFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
-import { currentTrace, observerFor, recordServed, streamEnded, type RequestTrace } from "../../request-log.ts";
+import { traceOf, observerFor, recordServed, streamEnded, type RequestTrace } from "../../request-log.ts";
 import { ThoughtSignatures } from "../thought-signatures.ts";
 import type { RawAnswer } from "../../upstreams/types.ts";
 
@@ -36,9 +36,9 @@ export interface OpenAIRouteDeps {
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /** POST /v1/chat/completions, served by app.ts's fast path (no router in between). */
-export function chatCompletionsHandler(deps: OpenAIRouteDeps): (body: unknown, signal: AbortSignal) => Promise<Response> {
+export function chatCompletionsHandler(deps: OpenAIRouteDeps): (body: unknown, request: Request) => Promise<Response> {
   const signatures = new ThoughtSignatures();
-  return (body, signal) => chatCompletions(checkChatBody(body), signal, deps, signatures);
+  return (body, request) => chatCompletions(checkChatBody(body), request.signal, traceOf(request), deps, signatures);
 }
 
 /** The fields the route itself relies on; the translator validates the rest (and unknown fields pass). */
@@ -60,8 +60,7 @@ export function openAIRoutes(deps: OpenAIRouteDeps) {
     }));
 }
 
-async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
-  const trace = currentTrace();
+async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, trace: RequestTrace | undefined, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
   const observe = observerFor(trace);
   const forwarded = deps.executor.passthrough({ model: body.model, body, signal, observe });
   if (forwarded) return passthroughResponse(await forwarded, trace);
