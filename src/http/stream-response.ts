@@ -51,8 +51,6 @@ export function streamResponse<T>(source: AsyncIterable<T>, framing: Framing<T>,
         if (closed) return;
         const written = controller.write(bytes);
         if (written instanceof Promise) await written;
-        const flushed = controller.flush();
-        if (flushed instanceof Promise) await flushed;
       };
       if (framing.keepalive !== undefined && options.keepaliveMs) {
         const keepalive = framing.keepalive;
