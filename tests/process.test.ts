@@ -71,6 +71,46 @@ describe("command line", () => {
   });
 });
 
+describe("capacity", () => {
+  test("more than Bun's default 256 upstream fetches run at once (300 open streams)", async () => {
+    const workspace = makeWorkspace();
+    addReadyAccount(mock, workspace, "wide");
+    const gateway = await spawnJellycli([process.execPath, MAIN], processEnv(mock, workspace), workspace.dir);
+    for (let index = 0; index < 300; index++) mock.script("wide", { kind: "reply", chunks: ["held ", "open"], delayMs: 1500 });
+    const port = Number(new URL(gateway.url).port);
+    const body = JSON.stringify({ model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "hi" }] });
+    const request = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, mock.openStreams);
+    }, 20);
+    // Raw sockets: this test process is itself limited to 256 fetches.
+    const done = await Promise.all(Array.from({ length: 300 }, () => new Promise<boolean>((resolve) => {
+      let text = "";
+      void Bun.connect({
+        hostname: "127.0.0.1", port,
+        socket: {
+          open: (socket) => void socket.write(request),
+          data: (socket, chunk) => {
+            text += chunk.toString();
+            if (text.includes("data: [DONE]")) {
+              socket.end();
+              resolve(true);
+            }
+          },
+          close: () => resolve(text.includes("data: [DONE]")),
+          error: () => resolve(false),
+        },
+      });
+    })));
+    clearInterval(sampler);
+    expect(done.filter(Boolean)).toHaveLength(300);
+    expect(peak).toBeGreaterThan(256);
+    gateway.process.kill("SIGTERM");
+    await gateway.process.exited;
+  }, 30_000);
+});
+
 describe("lifecycle", () => {
   test("serves requests, and SIGTERM writes the state file before exiting", async () => {
     const workspace = makeWorkspace();

@@ -65,6 +65,8 @@ export class MockGoogle {
   private server: ReturnType<typeof Bun.serve>;
   /** Hook for tests that need to see a connection closed from the other side. */
   aborted = 0;
+  /** Streamed answers being sent right now. */
+  openStreams = 0;
   /** Random faults for unscripted calls (the soak test): probabilities per call. */
   chaos: { rateLimit?: number; serverError?: number; dropMidStream?: number; refreshFailure?: number } = {};
   /** When set, the token endpoint answers every refresh with this status and body. */
@@ -352,6 +354,16 @@ export class MockGoogle {
     const mock = this;
     const stream = new ReadableStream<Uint8Array>({
       async start(controller) {
+        mock.openStreams++;
+        try {
+          await send(controller);
+        } finally {
+          mock.openStreams--;
+        }
+      },
+    });
+    async function send(controller: ReadableStreamDefaultController<Uint8Array>) {
+      {
         for (const [index, parts] of events.entries()) {
           if (index > 0 && delayMs) await Bun.sleep(delayMs);
           if (signal.aborted) {
@@ -366,8 +378,8 @@ export class MockGoogle {
           controller.error(); // no reason given: the connection breaks and Bun prints nothing
         }
         else controller.close();
-      },
-    });
+      }
+    }
     signal.addEventListener("abort", () => mock.aborted++);
     return new Response(stream, { headers: { "content-type": "text/event-stream" } });
   }
