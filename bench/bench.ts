@@ -61,9 +61,12 @@ async function spawnReady(command: string[], env: Record<string, string> = {}, r
   return child;
 }
 
-const rssMiB = (pid: number) => {
+/** RSS of a process and its children (jellycli runs as a small parent plus the gateway itself). */
+const rssMiB = (pid: number): number => {
   try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+    const own = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    return own + children.reduce((sum, child) => sum + rssMiB(child), 0);
   } catch {
     return 0;
   }
