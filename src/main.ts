@@ -124,32 +124,21 @@ function formatTable(header: string[], rows: string[][]): string {
 /**
  * Bun runs at most 256 fetches at once unless BUN_CONFIG_MAX_HTTP_REQUESTS is set when the process
  * starts (setting it later has no effect), and every open stream holds one upstream fetch. So the
- * gateway runs itself once more with it set: a small parent that forwards signals and the exit
- * code. The child leaves if the parent is killed outright (-9), so no orphan keeps the port.
+ * gateway replaces itself, once, with the same program and arguments and that variable set
+ * (execve: same process id, no parent left behind, signals and exit codes untouched).
  */
 const FETCH_CAPACITY = "65535";
 
-function relaunchedWithFetchCapacity(): boolean {
-  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
-    const parent = process.ppid;
-    if (process.env.JELLYCLI_PARENT === String(parent)) {
-      setInterval(() => {
-        if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
-      }, 1000).unref();
-    }
-    return false;
-  }
+function ensureFetchCapacity(): void {
+  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) return;
+  const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never }).execve;
+  if (!execve) return;
   const args = process.argv[1]?.startsWith("/$bunfs/") ? process.argv.slice(2) : process.argv.slice(1);
-  const child = Bun.spawn([process.execPath, ...args], {
-    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_CAPACITY, JELLYCLI_PARENT: String(process.pid) },
-    stdio: ["inherit", "inherit", "inherit"],
-  });
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => child.kill(signal));
-  void child.exited.then((code) => process.exit(code ?? 1));
-  return true;
+  execve(process.execPath, [process.execPath, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_CAPACITY });
 }
 
-if (import.meta.main && !relaunchedWithFetchCapacity()) {
+if (import.meta.main) {
+  ensureFetchCapacity();
   main().then(
     (code) => {
       if (code >= 0) process.exit(code);
