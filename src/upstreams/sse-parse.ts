@@ -12,6 +12,9 @@ export interface SSEEvent {
 /** One event (its data lines, or a line still waiting for its end) larger than this is not an answer. */
 export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
+/** Shared by every stream: lastIndex is set right before each exec, with no await in between. */
+const LINE_END = /\r\n|\r|\n/g;
+
 export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes = MAX_EVENT_BYTES): AsyncGenerator<SSEEvent> {
   const decoder = new TextDecoder();
   let buffer = "";
@@ -26,7 +29,7 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes
 
   function* takeLines(final: boolean): Generator<SSEEvent> {
     let start = 0;
-    const lineEnd = /\r\n|\r|\n/g;
+    const lineEnd = LINE_END;
     for (;;) {
       lineEnd.lastIndex = Math.max(start, checked);
       const found = lineEnd.exec(buffer);
