@@ -47,14 +47,15 @@ export function streamResponse<T>(source: AsyncIterable<T>, framing: Framing<T>,
     async pull(controller: ReadableStreamDirectController) {
       // Awaiting a write that could not go out at once is the backpressure: a client that stops
       // reading stops the source, and with it the upstream.
-      const send = async (bytes: string | Uint8Array) => {
-        if (closed) return;
+      // A promise only when the write could not go out at once: then it is awaited.
+      const send = (bytes: string | Uint8Array): Promise<unknown> | undefined => {
+        if (closed) return undefined;
         const written = controller.write(bytes);
-        if (written instanceof Promise) await written;
+        return written instanceof Promise ? written : undefined;
       };
       if (framing.keepalive !== undefined && options.keepaliveMs) {
         const keepalive = framing.keepalive;
-        silence = watchSilence(options.keepaliveMs, () => void send(keepalive).catch(() => {}));
+        silence = watchSilence(options.keepaliveMs, () => void send(keepalive)?.catch(() => {}));
         if (options.primeKeepalive) await send(keepalive);
       }
       let sent = 0;
@@ -64,12 +65,13 @@ export function streamResponse<T>(source: AsyncIterable<T>, framing: Framing<T>,
           if (closed) return;
           if (result.done) break;
           silence?.touch();
-          await send(framing.item(result.value, sent++));
+          const pending = send(framing.item(result.value, sent++));
+          if (pending) await pending;
         }
         const tail = framing.end(sent);
         if (tail) await send(tail);
       } catch (error) {
-        if (!closed) await send(framing.error(streamFailure(error), sent)).catch(() => {});
+        if (!closed) await send(framing.error(streamFailure(error), sent))?.catch(() => {});
       }
       if (finish()) controller.close();
     },

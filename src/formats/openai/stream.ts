@@ -42,9 +42,10 @@ export async function* hubStreamToOpenAI(
     model: context.requestedModel,
     choices: [{ index, delta, logprobs, finish_reason: finish }],
   });
-  function* text(index: number, state: ChoiceState, field: TextField, value: string, logprobs: ChatLogprobs | null = null) {
+  // A plain function, not a generator: `yield*` of a sync generator costs an iterator per part.
+  function text(index: number, state: ChoiceState, field: TextField, value: string, logprobs: ChatLogprobs | null = null): ChatCompletionChunk | undefined {
     const whole = takeWhole(state.pending, field, value);
-    if (whole !== "") yield chunk(index, { [field]: whole }, null, logprobs);
+    return whole !== "" ? chunk(index, { [field]: whole }, null, logprobs) : undefined;
   }
 
   for await (const response of chunks) {
@@ -78,14 +79,19 @@ export async function* hubStreamToOpenAI(
           if (reasoningField === "think_tags") {
             const open = state.thinking ? "" : "<think>";
             state.thinking = true;
-            yield* text(index, state, "content", open + part.text);
-          } else yield* text(index, state, reasoningField, part.text);
+            const delta = text(index, state, "content", open + part.text);
+            if (delta) yield delta;
+          } else {
+            const delta = text(index, state, reasoningField, part.text);
+            if (delta) yield delta;
+          }
           continue;
         }
         const close = state.thinking ? "</think>\n" : "";
         state.thinking = false;
         state.text += part.text;
-        yield* text(index, state, "content", close + part.text, logprobs);
+        const delta = text(index, state, "content", close + part.text, logprobs);
+        if (delta) yield delta;
       }
       if (candidate.groundingMetadata) state.grounding = candidate.groundingMetadata;
       if (candidate.finishReason) state.finishReason = candidate.finishReason;
