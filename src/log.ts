@@ -30,10 +30,11 @@ export function batchedStderr(): (line: string) => void {
     pending = [];
     process.stderr.write(text);
   };
-  process.on("exit", () => {
+  flushPending = () => {
     if (pending.length > 0) writeSync(2, pending.join(""));
     pending = [];
-  });
+  };
+  process.on("exit", flushPending);
   return (line) => {
     pending.push(line);
     if (scheduled) return;
@@ -43,6 +44,12 @@ export function batchedStderr(): (line: string) => void {
 }
 
 let stderrWriter: ((line: string) => void) | undefined;
+let flushPending = () => {};
+
+/** Writes what the batched logger still holds, now (before a last message, so the order holds). */
+export function flushLogs(): void {
+  flushPending();
+}
 
 export function createLogger(level: LogLevel, write: (line: string) => void = (stderrWriter ??= batchedStderr())): Logger {
   const emit = (at: LogLevel) => (message: string, fields?: LogFields) => {

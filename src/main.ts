@@ -4,7 +4,7 @@
 import { checkSafety, ConfigError, describeKeys, loadConfig, type Config } from "./config.ts";
 import { probeCredential } from "./health-check.ts";
 import { createGateway } from "./gateway.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, flushLogs } from "./log.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts,
@@ -73,6 +73,7 @@ async function main(): Promise<number> {
   const gateway = await createGateway(config, { log });
   const url = gateway.listen();
   // Always printed, whatever log_level says: people (and scripts) wait for this line.
+  flushLogs();
   process.stderr.write(`jellycli ${VERSION} listening on ${url} (config: ${origin})\n`);
 
   let stopping = false;
@@ -144,6 +145,7 @@ if (import.meta.main) {
       if (code >= 0) process.exit(code);
     },
     (error: Error) => {
+      flushLogs();
       console.error(error instanceof ConfigError ? `jellycli: ${error.message}` : error);
       process.exit(error instanceof ConfigError ? 2 : 1);
     },
