@@ -134,9 +134,11 @@ function ensureFetchCapacity(): void {
   if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) return;
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never }).execve;
   if (!execve) return;
-  // Bun's own flags (execArgv: --smol, --cpu-prof …) come along; a compiled binary's argv[1] is its virtual path.
-  const args = process.argv[1]?.startsWith("/$bunfs/") ? process.argv.slice(2) : process.argv.slice(1);
-  execve(process.execPath, [process.execPath, ...process.execArgv, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_CAPACITY });
+  // A compiled binary's argv[1] is its virtual path and its Bun flags are built in; run from source,
+  // Bun's own flags (execArgv: --smol, --cpu-prof …) come along.
+  const compiled = process.argv[1]?.startsWith("/$bunfs/") === true;
+  const args = compiled ? process.argv.slice(2) : [...process.execArgv, ...process.argv.slice(1)];
+  execve(process.execPath, [process.execPath, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_CAPACITY });
 }
 
 if (import.meta.main) {
