@@ -26,28 +26,43 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes
   // How much of `buffer` is known to hold no line end: a long line arriving in many chunks is
   // searched once, not once per chunk.
   let checked = 0;
+  // Most upstreams end lines with \n alone: until a \r shows up, a plain indexOf finds them.
+  let sawCR = false;
 
-  function* takeLines(final: boolean): Generator<SSEEvent> {
+  /** The events completed by what `buffer` holds now (a plain array: no iterator per chunk). */
+  function takeLines(final: boolean): SSEEvent[] {
+    const events: SSEEvent[] = [];
     let start = 0;
-    const lineEnd = LINE_END;
     for (;;) {
-      lineEnd.lastIndex = Math.max(start, checked);
-      const found = lineEnd.exec(buffer);
-      if (!found) {
-        checked = buffer.length;
-        break;
-      }
-      const index = found.index;
-      // A lone \r at the very end may be the first half of \r\n still in flight.
-      if (buffer[index] === "\r" && index === buffer.length - 1 && !final) {
-        checked = index;
-        break;
+      let index: number;
+      let next: number;
+      if (!sawCR) {
+        index = buffer.indexOf("\n", Math.max(start, checked));
+        if (index < 0) {
+          checked = buffer.length;
+          break;
+        }
+        next = index + 1;
+      } else {
+        LINE_END.lastIndex = Math.max(start, checked);
+        const found = LINE_END.exec(buffer);
+        if (!found) {
+          checked = buffer.length;
+          break;
+        }
+        index = found.index;
+        // A lone \r at the very end may be the first half of \r\n still in flight.
+        if (buffer[index] === "\r" && index === buffer.length - 1 && !final) {
+          checked = index;
+          break;
+        }
+        next = index + (buffer.startsWith("\r\n", index) ? 2 : 1);
       }
       const line = buffer.slice(start, index);
-      start = index + (buffer.startsWith("\r\n", index) ? 2 : 1);
+      start = next;
       checked = start;
       if (line === "") {
-        if (data.length > 0) yield { event, data: data.join("\n") };
+        if (data.length > 0) events.push({ event, data: data.length === 1 ? data[0]! : data.join("\n") });
         data = [];
         dataSize = 0;
         event = undefined;
@@ -63,16 +78,20 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes
     }
     buffer = buffer.slice(start);
     checked = Math.max(0, checked - start);
+    return events;
   }
 
   for await (const chunk of chunks) {
-    buffer += decoder.decode(chunk, { stream: true });
-    yield* takeLines(false);
+    const text = decoder.decode(chunk, { stream: true });
+    if (!sawCR && text.includes("\r")) sawCR = true;
+    buffer += text;
+    for (const parsed of takeLines(false)) yield parsed;
     // A line that never ends must not grow without bound either.
     if (buffer.length + dataSize > maxEventBytes) throw tooLarge();
   }
   buffer += decoder.decode();
-  yield* takeLines(true);
+  if (buffer.includes("\r")) sawCR = true;
+  for (const parsed of takeLines(true)) yield parsed;
   if (buffer.startsWith("data:")) data.push(buffer.slice(buffer[5] === " " ? 6 : 5));
   if (data.length > 0) yield { event, data: data.join("\n") };
 }

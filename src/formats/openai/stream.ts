@@ -52,7 +52,9 @@ export async function* hubStreamToOpenAI(
     // Each chunk's usage is a running total: keep the last one that has counts.
     if (hasCounts(response.usageMetadata)) usage = response.usageMetadata;
     if (response.promptFeedback?.blockReason) blocked = true;
-    for (const [position, candidate] of (response.candidates ?? []).entries()) {
+    const candidates = response.candidates ?? [];
+    for (let position = 0; position < candidates.length; position++) {
+      const candidate = candidates[position]!;
       const index = candidate.index ?? position;
       let state = choices.get(index);
       if (!state) {
@@ -60,7 +62,7 @@ export async function* hubStreamToOpenAI(
         choices.set(index, state);
         yield chunk(index, { role: "assistant", content: "" });
       }
-      const logprobs = convertGeminiLogprobs(candidate.logprobsResult);
+      const logprobs = candidate.logprobsResult === undefined ? null : convertGeminiLogprobs(candidate.logprobsResult);
       for (const part of candidate.content?.parts ?? []) {
         if (part.functionCall) {
           yield* flush(index, state);
@@ -124,7 +126,9 @@ export async function* hubStreamToOpenAI(
 }
 
 function hasCounts(metadata: UsageMetadata | undefined): metadata is UsageMetadata {
-  return metadata !== undefined && Object.values(metadata).some((value) => typeof value === "number");
+  if (metadata === undefined) return false;
+  for (const key in metadata) if (typeof metadata[key] === "number") return true;
+  return false;
 }
 
 function takeWhole(pending: ChoiceState["pending"], field: TextField, text: string): string {
