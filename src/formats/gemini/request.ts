@@ -18,7 +18,8 @@ export function geminiRequestToHub(body: unknown): GenerateContentRequest {
   }
   const request = camelize(body) as GenerateContentRequest;
   if (!Array.isArray(request.contents)) throw GatewayError.invalidRequest("`contents` must be an array of Content objects", "contents");
-  const problem = CHECK.Check(request) ? undefined : CHECK.Errors(request).First();
+  const check = (compiled ??= TypeCompiler.Compile(REQUEST));
+  const problem = check.Check(request) ? undefined : check.Errors(request).First();
   if (problem) {
     const field = problem.path.replace(/^\//, "").split("/").map((segment) => (/^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`)).join("").replace(/^\./, "");
     throw GatewayError.invalidRequest(`Invalid \`${field || "body"}\`: ${problem.message}`, field || null);
@@ -89,6 +90,6 @@ const REQUEST = open({
   cachedContent: maybe(t.String()),
 });
 
-/** Compiled once at start-up: a valid body costs one generated check, errors are walked only on failure. */
-const CHECK = TypeCompiler.Compile(REQUEST);
+/** Compiled once, on first use: a valid body costs one generated check, errors are walked only on failure. */
+let compiled: ReturnType<typeof TypeCompiler.Compile<typeof REQUEST>> | undefined;
 
