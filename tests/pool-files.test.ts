@@ -118,3 +118,21 @@ describe("pool rotation", () => {
     expect(error).toMatchObject({ status: 429, retryAfterMs: 5_000 });
   });
 });
+
+describe("atomic writes on a full disk", () => {
+  test("a write that fails (here: the file-size limit, as on a full disk) leaves no temp file and the old file intact", async () => {
+    const { mkdtempSync, readdirSync, readFileSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "jellycli-efbig-"));
+    writeFileSync(join(dir, "state.toml"), "old = true\n");
+    const script = join(dir, "write.ts");
+    writeFileSync(script, `import { writeFileAtomic } from ${JSON.stringify(join(import.meta.dir, "..", "src", "pool", "credential.ts"))};
+await writeFileAtomic(${JSON.stringify(join(dir, "state.toml"))}, "x".repeat(200_000)).then(() => console.log("wrote"), (error) => console.log(error.code));`);
+    // ulimit -f makes the kernel refuse the write (EFBIG), like a disk that is full.
+    const run = Bun.spawnSync(["bash", "-c", `ulimit -f 50; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`]);
+    expect(run.stdout.toString().trim()).toBe("EFBIG");
+    expect(readdirSync(dir).sort()).toEqual(["state.toml", "write.ts"]);
+    expect(readFileSync(join(dir, "state.toml"), "utf8")).toBe("old = true\n");
+  });
+});
