@@ -20,7 +20,10 @@ function tick(): void {
   for (const entry of entries) {
     if (!entry.active || clock - entry.last < entry.every) continue;
     entry.last = clock;
-    entry.fire();
+    // One watch failing (a socket that just closed) must not stop the others.
+    try {
+      entry.fire();
+    } catch { /* the owner notices on its own path */ }
   }
   if (entries.size === 0) {
     clearInterval(timer);

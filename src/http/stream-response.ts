@@ -55,7 +55,11 @@ export function streamResponse<T>(source: AsyncIterable<T>, framing: Framing<T>,
       };
       if (framing.keepalive !== undefined && options.keepaliveMs) {
         const keepalive = framing.keepalive;
-        silence = watchSilence(options.keepaliveMs, () => void send(keepalive)?.catch(() => {}));
+        silence = watchSilence(options.keepaliveMs, () => {
+          try {
+            void send(keepalive)?.catch(() => {});
+          } catch { /* the client is gone; the pull loop ends on its own */ }
+        });
         if (options.primeKeepalive) await send(keepalive);
       }
       let sent = 0;
