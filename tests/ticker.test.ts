@@ -5,12 +5,13 @@ import { TICK_MS, watchSilence } from "../src/ticker.ts";
 
 test("fires after silence; touch and pause postpone; a throwing watch does not stop the others", async () => {
   const fired: string[] = [];
-  const quiet = watchSilence(TICK_MS, () => fired.push("quiet"));
-  const busy = watchSilence(TICK_MS * 4, () => fired.push("busy"));
-  const paused = watchSilence(TICK_MS, () => fired.push("paused"));
+  // Registered first, so the tick meets it before the others.
   const broken = watchSilence(TICK_MS, () => {
     throw new Error("socket closed");
   });
+  const quiet = watchSilence(TICK_MS, () => fired.push("quiet"));
+  const busy = watchSilence(TICK_MS * 4, () => fired.push("busy"));
+  const paused = watchSilence(TICK_MS, () => fired.push("paused"));
   paused.pause();
   const keepBusy = setInterval(() => busy.touch(), TICK_MS / 5);
   await Bun.sleep(TICK_MS * 3.5);
