@@ -131,14 +131,18 @@ function formatTable(header: string[], rows: string[][]): string {
 const FETCH_CAPACITY = "65535";
 
 function ensureFetchCapacity(): void {
-  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) return;
+  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS || process.platform === "win32") return; // no execve on Windows
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never }).execve;
   if (!execve) return;
   // A compiled binary's argv[1] is its virtual path and its Bun flags are built in; run from source,
   // Bun's own flags (execArgv: --smol, --cpu-prof …) come along.
   const compiled = process.argv[1]?.startsWith("/$bunfs/") === true;
   const args = compiled ? process.argv.slice(2) : [...process.execArgv, ...process.argv.slice(1)];
-  execve(process.execPath, [process.execPath, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_CAPACITY });
+  try {
+    execve(process.execPath, [process.execPath, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_CAPACITY });
+  } catch {
+    // Not possible here: carry on with Bun's default of 256 concurrent upstream requests.
+  }
 }
 
 if (import.meta.main) {
