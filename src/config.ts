@@ -27,6 +27,7 @@ export const configSchema = t.Object({
   bind_address: t.String({ default: "127.0.0.1:7878", pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$", description: "host:port to listen on ([::1]:7878 for IPv6)" }),
   credentials_dir: t.String({ default: "./credentials", minLength: 1, description: "folder of OAuth credential files (*.json), watched for changes" }),
   state_file: t.String({ default: "./creds_state.toml", minLength: 1, description: "per-credential state: counters, cooldowns, reasons" }),
+  database: t.String({ default: "./jellycli.db", minLength: 1, description: "the embedded SQLite database (client API keys), created on first start" }),
   code_assist_endpoint: t.String({ default: "https://cloudcode-pa.googleapis.com", pattern: "^https?://", description: "Google Code Assist base URL" }),
   oauth_token_url: t.String({ default: "https://oauth2.googleapis.com/token", pattern: "^https?://", description: "OAuth token endpoint used to refresh access tokens" }),
   calls_per_rotation: t.Integer({ default: 1, minimum: 1, description: "calls served by one credential before moving to the next" }),

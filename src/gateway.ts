@@ -15,6 +15,8 @@ import { TokenSource } from "./pool/oauth.ts";
 import { Pool } from "./pool/pool.ts";
 import { isBlocked, type CredentialState } from "./pool/transitions.ts";
 import { StateStore } from "./pool/state.ts";
+import { openDatabase } from "./store/database.ts";
+import { KeyRing } from "./store/keys.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
 import { withRequestLog } from "./request-log.ts";
@@ -105,6 +107,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   }
   if (credentials.length === 0 && backends.size === 1) log.warn(`no credentials: put OAuth credential files (*.json) in ${config.credentials_dir}, or configure gemini_api_keys / openai_upstreams`);
 
+  const db = openDatabase(config.database);
+  const keys = new KeyRing(db);
   const router = createRouter({
     geminiOrder: config.gemini_upstream_order.filter((name) => backends.has(name)),
     openAIUpstreams: config.openai_upstreams,
@@ -124,6 +128,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     executor, log, now,
     pools: [...backends.values()].map((backend) => ({ name: backend.name, pool: backend.pool })),
     passwords: passwords(config),
+    keys,
     corsOrigins: config.cors_origins,
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),
@@ -145,6 +150,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     listen() {
       watcher.start(config.credentials_poll_ms);
       healthChecker.start();
+      keys.start();
       const { hostname, port } = splitBindAddress(config.bind_address);
       try {
         server = Bun.serve({
@@ -167,8 +173,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     async stop() {
       watcher.stop();
       healthChecker.stop();
+      keys.stop();
       await server?.stop(true);
       await store.flush();
+      db.close();
     },
   };
 }

@@ -6,6 +6,8 @@ import { probeCredential } from "./health-check.ts";
 import { createGateway } from "./gateway.ts";
 import { createLogger, flushLogs } from "./log.ts";
 import { VERSION } from "./version.ts";
+import { openDatabase } from "./store/database.ts";
+import { createKey, listKeys, revokeKey } from "./store/keys.ts";
 
 const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts,
 Gemini API keys and OpenAI-compatible servers
@@ -16,6 +18,9 @@ Usage:
                                                       never writes the state file (a running gateway
                                                       owns it); exits 1 when an upstream has no
                                                       working credential
+  jellycli keys create --name N [--models a,b] [--rpm N] [--expires 2027-01-01]
+                                                      a client API key, printed once
+  jellycli keys list | keys revoke ID                 client keys (a running gateway follows within 2 s)
   jellycli --version                                  print the version
   jellycli --help                                     this text
 
@@ -27,10 +32,16 @@ Config keys:
 `;
 
 interface Arguments {
-  command: "serve" | "check" | "version" | "help";
+  command: "serve" | "check" | "keys" | "version" | "help";
   configPath?: string;
   flags: Record<string, string>;
+  /** `keys`: the action and its positional argument (create | list | revoke ID). */
+  action?: string[];
+  /** `keys create` options: name, models, rpm, expires. */
+  options?: Record<string, string>;
 }
+
+const KEY_OPTIONS = new Set(["name", "models", "rpm", "expires"]);
 
 export function parseArguments(argv: string[]): Arguments {
   const result: Arguments = { command: "serve", flags: {} };
@@ -40,9 +51,13 @@ export function parseArguments(argv: string[]): Arguments {
     if (argument === "--version" || argument === "-v" || argument === "version") return { ...result, command: "version" };
     if (argument === "--help" || argument === "-h" || argument === "help") return { ...result, command: "help" };
     // The subcommand may stand anywhere: `jellycli --config f.toml check` works like `jellycli check --config f.toml`.
-    if ((argument === "serve" || argument === "check") && !sawCommand) {
+    if ((argument === "serve" || argument === "check" || argument === "keys") && !sawCommand) {
       result.command = argument;
       sawCommand = true;
+      continue;
+    }
+    if (result.command === "keys" && !argument.startsWith("--")) {
+      (result.action ??= []).push(argument);
       continue;
     }
     if (!argument.startsWith("--")) throw new ConfigError(`unexpected argument "${argument}" (see --help)`);
@@ -50,6 +65,7 @@ export function parseArguments(argv: string[]): Arguments {
     const value = inline ?? argv[++index];
     if (value === undefined) throw new ConfigError(`--${name} needs a value`);
     if (name === "config") result.configPath = value;
+    else if (result.command === "keys" && KEY_OPTIONS.has(name)) (result.options ??= {})[name] = value;
     else result.flags[name.replaceAll("-", "_")] = value;
   }
   return result;
@@ -69,6 +85,7 @@ async function main(): Promise<number> {
   const log = createLogger(config.log_level);
   for (const warning of warnings) log.warn(warning);
   if (args.command === "check") return check(config);
+  if (args.command === "keys") return keysCommand(config, args.action ?? [], args.options ?? {});
   checkSafety(config);
   const gateway = await createGateway(config, { log });
   const url = gateway.listen();
@@ -114,6 +131,48 @@ async function check(config: Config): Promise<number> {
   const dead = gateway.backends.filter((backend) => backend.pool.all().length > 0 && !outcomes.some((outcome) => outcome.backend === backend && outcome.ok));
   console.log(`\n${passed} of ${outcomes.length} credentials passed.${dead.length > 0 ? ` No credential works for: ${dead.map((backend) => backend.name).join(", ")}.` : ""}`);
   return dead.length === 0 ? 0 : 1;
+}
+
+/** `jellycli keys create|list|revoke`: works beside a running gateway, which picks changes up within 2 s. */
+function keysCommand(config: Config, action: string[], options: Record<string, string>): number {
+  const db = openDatabase(config.database);
+  try {
+    switch (action[0]) {
+      case "create": {
+        if (!options.name) throw new ConfigError("keys create needs --name NAME");
+        const rpm = options.rpm === undefined ? undefined : Number(options.rpm);
+        if (rpm !== undefined && (!Number.isInteger(rpm) || rpm < 1)) throw new ConfigError("--rpm must be a whole number of requests per minute");
+        const expiresAt = options.expires === undefined ? undefined : Date.parse(options.expires);
+        if (expiresAt !== undefined && Number.isNaN(expiresAt)) throw new ConfigError("--expires must be a date, e.g. 2027-01-01");
+        const models = options.models?.split(",").map((model) => model.trim()).filter(Boolean);
+        const { key, record } = createKey(db, { name: options.name, models, rpm, expiresAt });
+        console.log(`Created ${record.id} (${record.name}). The key, shown only this once:\n\n  ${key}\n`);
+        return 0;
+      }
+      case "list": {
+        const rows = listKeys(db).map((record) => [
+          record.id, record.name, `${record.prefix}…${record.last4}`, record.models?.join(",") ?? "all", record.rpm ? String(record.rpm) : "-",
+          record.expires_at ? new Date(record.expires_at).toISOString().slice(0, 10) : "-",
+          record.revoked_at ? "revoked" : record.disabled ? "disabled" : "active",
+        ]);
+        console.log(formatTable(["ID", "NAME", "KEY", "MODELS", "RPM", "EXPIRES", "STATE"], rows));
+        return 0;
+      }
+      case "revoke": {
+        if (!action[1]) throw new ConfigError("keys revoke needs the key's ID (see jellycli keys list)");
+        if (!revokeKey(db, action[1])) {
+          console.error(`jellycli: no active key ${action[1]}`);
+          return 1;
+        }
+        console.log(`Revoked ${action[1]}; a running gateway refuses it within 2 s.`);
+        return 0;
+      }
+      default:
+        throw new ConfigError("keys needs an action: create --name NAME [--models a,b] [--rpm N] [--expires DATE] | list | revoke ID");
+    }
+  } finally {
+    db.close();
+  }
 }
 
 function formatTable(header: string[], rows: string[][]): string {

@@ -11,12 +11,14 @@ import { errorResponse, type Surface } from "./errors.ts";
 import { healthRoutes, type HealthDeps } from "./routes/health.ts";
 import { chatCompletionsHandler, openAIRoutes } from "./routes/openai.ts";
 import { geminiMethodHandler, geminiRoutes } from "./routes/gemini.ts";
-import { gate } from "./gate.ts";
+import { gate, keyOf } from "./gate.ts";
+import { keyAllows, type KeyRing } from "../store/keys.ts";
 import { watchSilence } from "../ticker.ts";
 
 export interface AppDeps extends OpenAIRouteDeps, HealthDeps {
   executor: Executor;
   passwords: readonly string[];
+  keys?: KeyRing;
   corsOrigins: readonly string[] | "*";
   maxBodyBytes: number;
   /** A body that has not fully arrived by then is cut off with 408 (slow-loris clients). */
@@ -46,19 +48,28 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
   const fast = (request: Request, url: URL): Promise<Response> | undefined => {
     if (request.method !== "POST") return undefined;
     const path = url.pathname;
-    if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request));
+    if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request), (body) => (body as { model?: unknown } | null)?.model);
     const method = /^\/v1(?:beta)?\/models\/(.+)$/.exec(path);
-    if (method) return serve(request, path, (body) => gemini(method[1]!, body, url.searchParams.get("alt") ?? undefined, request));
+    if (method) {
+      const model = method[1]!.slice(0, Math.max(0, method[1]!.lastIndexOf(":"))).replace(/^models\//, "");
+      return serve(request, path, (body) => gemini(method[1]!, body, url.searchParams.get("alt") ?? undefined, request), () => safeDecode(model));
+    }
     return undefined;
   };
-  const serve = async (request: Request, path: string, handle: (body: unknown) => Promise<Response>): Promise<Response> => {
+  const serve = async (request: Request, path: string, handle: (body: unknown) => Promise<Response>, modelOf: (body: unknown) => unknown): Promise<Response> => {
     try {
-      return await handle(await readJsonBody(request, limits));
+      const body = await readJsonBody(request, limits);
+      const key = keyOf(request);
+      const model = modelOf(body);
+      if (key && typeof model === "string" && !keyAllows(key, model)) {
+        throw new GatewayError({ status: 403, code: "model_not_allowed", param: "model", message: `This API key may not use the model ${model}.` });
+      }
+      return await handle(body);
     } catch (error) {
       return renderError(error instanceof GatewayError ? "GatewayError" : "UNKNOWN", error, request, path, deps.log);
     }
   };
-  return { fetch: gate((request, url) => fast(request, url) ?? app.fetch(request), { passwords: deps.passwords, corsOrigins: deps.corsOrigins, surfaceOf }) };
+  return { fetch: gate((request, url) => fast(request, url) ?? app.fetch(request), { passwords: deps.passwords, keys: deps.keys, corsOrigins: deps.corsOrigins, surfaceOf, now: deps.now }) };
 }
 
 /** Gemini-native paths (/v1beta/…, and /v1/models/{model}:{method}) answer in Google's format. */
@@ -184,4 +195,12 @@ export function nestingDepth(text: string): number {
     } else if (code === 125 || code === 93) depth--;
   }
   return deepest;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

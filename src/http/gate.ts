@@ -5,9 +5,20 @@
 import { GatewayError } from "../hub.ts";
 import { passwordMatcher, presentedPasswords } from "./auth.ts";
 import { errorResponse, type Surface } from "./errors.ts";
+import { keyRefusal, type KeyRecord, type KeyRing } from "../store/keys.ts";
+
+const keysByRequest = new WeakMap<Request, KeyRecord>();
+
+/** The client key a request authenticated with (undefined: the password, or no auth at all). */
+export function keyOf(request: Request): KeyRecord | undefined {
+  return keysByRequest.get(request);
+}
 
 export interface GateOptions {
   passwords: readonly string[];
+  /** Client API keys (store/keys.ts); with any key present, every request must authenticate. */
+  keys?: KeyRing;
+  now?: () => number;
   /** Origins allowed to call from a browser; "*" for any (refused by config without a password). */
   corsOrigins: readonly string[] | "*";
   surfaceOf: (path: string) => Surface;
@@ -21,8 +32,9 @@ const EXPOSED_HEADERS = "retry-after, retry-after-ms, x-jellycli-fallback-model,
 
 export function gate(handler: (request: Request, url: URL) => Response | Promise<Response>, options: GateOptions): (request: Request) => Promise<Response> {
   const matches = passwordMatcher(options.passwords);
-  const open = options.passwords.length === 0;
+  const now = options.now ?? Date.now;
   return async (request) => {
+    const open = options.passwords.length === 0 && (options.keys?.size ?? 0) === 0;
     // Bun builds request.url from the Host header: a malformed one leaves it relative.
     const url = URL.parse(request.url);
     const origin = request.headers.get("origin");
@@ -43,7 +55,15 @@ export function gate(handler: (request: Request, url: URL) => Response | Promise
       if (candidates.length === 0) {
         return refuse(new GatewayError({ status: 401, code: "missing_api_key", message: "Missing password: send it as `Authorization: Bearer <password>` (or `x-goog-api-key` / `?key=` for Gemini clients)." }));
       }
-      if (!candidates.some(matches)) return refuse(new GatewayError({ status: 401, code: "invalid_api_key", message: "Incorrect password provided." }));
+      if (!candidates.some(matches)) {
+        const key = options.keys ? candidates.map((candidate) => options.keys!.find(candidate)).find((found) => found !== undefined) : undefined;
+        if (!key) return refuse(new GatewayError({ status: 401, code: "invalid_api_key", message: "Incorrect password or API key provided." }));
+        const refusal = keyRefusal(key, now());
+        if (refusal) return refuse(new GatewayError({ status: 401, code: "invalid_api_key", message: refusal }));
+        const waitMs = options.keys!.throttle(key, now());
+        if (waitMs > 0) return refuse(new GatewayError({ status: 429, code: "rate_limit_exceeded", retryAfterMs: waitMs, message: `This API key is limited to ${key.rpm} requests per minute.` }));
+        keysByRequest.set(request, key);
+      }
     }
     if (request.method === "POST" && !/^application\/json\s*(;|$)/i.test(request.headers.get("content-type") ?? "")) {
       return refuse(new GatewayError({ status: 415, code: "unsupported_media_type", message: "Send the request body as JSON, with `Content-Type: application/json`." }));

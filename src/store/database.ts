@@ -1,0 +1,49 @@
+// The embedded database (bun:sqlite, one file, created on first start with mode 0600): numbered
+// migrations applied at start, WAL so readers never wait on the writer and a kill -9 never leaves
+// the file unreadable. Nothing on the request path touches it: callers keep what they need in
+// memory and write in batches.
+import { Database } from "bun:sqlite";
+import { chmodSync, existsSync } from "node:fs";
+
+/** Each entry runs once, in order, inside a transaction; never edit one that has shipped. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE client_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     prefix TEXT NOT NULL,
+     last4 TEXT NOT NULL,
+     models TEXT,
+     rpm INTEGER,
+     token_budget INTEGER,
+     budget_period TEXT,
+     expires_at INTEGER,
+     disabled INTEGER NOT NULL DEFAULT 0,
+     revoked_at INTEGER,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER
+   )`,
+];
+
+export function openDatabase(path: string): Database {
+  const fresh = path !== ":memory:" && !existsSync(path);
+  const db = new Database(path, { create: true, strict: true });
+  if (fresh) chmodSync(path, 0o600);
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run("PRAGMA busy_timeout = 5000");
+  db.run("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  const applied = (db.query("SELECT MAX(version) AS version FROM schema_migrations").get() as { version: number | null }).version ?? 0;
+  for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.run(MIGRATIONS[version - 1]!);
+      db.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [version, Date.now()]);
+    })();
+  }
+  return db;
+}
+
+/** Changes committed by another connection (the CLI beside a running server) bump this number. */
+export function dataVersion(db: Database): number {
+  return (db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
+}

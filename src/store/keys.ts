@@ -1,0 +1,133 @@
+// Client API keys: `jk-` + 32 random bytes in base62, shown once when created; only a SHA-256
+// hash is stored. The gateway answers from an in-memory copy (KeyRing) that follows the database
+// within a second or two — also changes made by `jellycli keys` while the server runs.
+import type { Database } from "bun:sqlite";
+import { createHash, randomBytes } from "node:crypto";
+import { parseModelName } from "../models.ts";
+import { dataVersion } from "./database.ts";
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+export interface KeyRecord {
+  id: string;
+  name: string;
+  /** What lists show: "jk-AbCd" and the last four characters; never the key. */
+  prefix: string;
+  last4: string;
+  /** Exact names and `prefix*` patterns; null: every model. */
+  models: string[] | null;
+  rpm: number | null;
+  expires_at: number | null;
+  disabled: boolean;
+  revoked_at: number | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface NewKey {
+  name: string;
+  models?: string[];
+  rpm?: number;
+  expiresAt?: number;
+}
+
+function base62(bytes: Uint8Array): string {
+  // Rejection sampling keeps every character equally likely.
+  let out = "";
+  for (const byte of bytes) if (byte < 248) out += BASE62[byte % 62];
+  return out;
+}
+
+export const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
+
+export function createKey(db: Database, input: NewKey, now = Date.now()): { key: string; record: KeyRecord } {
+  let secret = "";
+  while (secret.length < 43) secret += base62(randomBytes(48)); // ≥ 32 bytes of entropy
+  const key = `jk-${secret.slice(0, 43)}`;
+  const id = `key_${base62(randomBytes(16)).slice(0, 12)}`;
+  db.run(
+    "INSERT INTO client_keys (id, name, hash, prefix, last4, models, rpm, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [id, input.name, hashKey(key), key.slice(0, 7), key.slice(-4), input.models ? JSON.stringify(input.models) : null, input.rpm ?? null, input.expiresAt ?? null, now],
+  );
+  return { key, record: listKeys(db).find((record) => record.id === id)! };
+}
+
+export function listKeys(db: Database): KeyRecord[] {
+  return (db.query("SELECT id, name, prefix, last4, models, rpm, expires_at, disabled, revoked_at, created_at, last_used_at FROM client_keys ORDER BY created_at").all() as Record<string, unknown>[])
+    .map((row) => ({
+      ...(row as unknown as KeyRecord),
+      models: typeof row.models === "string" ? JSON.parse(row.models) as string[] : null,
+      disabled: row.disabled === 1,
+    }));
+}
+
+export function revokeKey(db: Database, id: string, now = Date.now()): boolean {
+  return db.run("UPDATE client_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, id]).changes > 0;
+}
+
+/** Why a key may not be used now, or undefined when it may. */
+export function keyRefusal(record: KeyRecord, now: number): string | undefined {
+  if (record.revoked_at !== null) return "This API key was revoked.";
+  if (record.disabled) return "This API key is disabled.";
+  if (record.expires_at !== null && record.expires_at <= now) return `This API key expired on ${new Date(record.expires_at).toISOString()}.`;
+  return undefined;
+}
+
+/** Whether `record` may use `model` (variants such as -search follow their base model). */
+export function keyAllows(record: KeyRecord, model: string): boolean {
+  if (!record.models) return true;
+  const base = parseModelName(model).base;
+  return record.models.some((pattern) => pattern === model || pattern === base || (pattern.endsWith("*") && base.startsWith(pattern.slice(0, -1))));
+}
+
+/** The keys by hash, in memory, refreshed when the database changed (checked once a second). */
+export class KeyRing {
+  private byHash = new Map<string, KeyRecord & { hash: string }>();
+  private version = -1;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly recent = new Map<string, number[]>();
+
+  constructor(private readonly db: Database) {
+    this.refresh();
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.refresh(), 1000);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  refresh(): void {
+    const version = dataVersion(this.db);
+    if (version === this.version) return;
+    this.version = version;
+    const rows = this.db.query("SELECT hash, id FROM client_keys").all() as { hash: string; id: string }[];
+    const records = new Map(listKeys(this.db).map((record) => [record.id, record]));
+    this.byHash = new Map(rows.map((row) => [row.hash, { ...records.get(row.id)!, hash: row.hash }]));
+  }
+
+  /** The key a presented secret is, if it is one of ours. */
+  find(candidate: string): KeyRecord | undefined {
+    return candidate.startsWith("jk-") ? this.byHash.get(hashKey(candidate)) : undefined;
+  }
+
+  /** Counts a request against the key's rpm; the wait in ms when it is over, else 0. */
+  throttle(record: KeyRecord, now: number): number {
+    if (!record.rpm) return 0;
+    const window = (this.recent.get(record.id) ?? []).filter((at) => at > now - 60_000);
+    if (window.length >= record.rpm) {
+      this.recent.set(record.id, window);
+      return window[0]! + 60_000 - now;
+    }
+    window.push(now);
+    this.recent.set(record.id, window);
+    return 0;
+  }
+}
