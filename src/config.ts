@@ -40,6 +40,7 @@ export const configSchema = t.Object({
   log_level: choice(["debug", "info", "warn", "error"], "info", "debug also shows every retry decision"),
   models: t.Array(t.String({ minLength: 1 }), { default: DEFAULT_MODELS, minItems: 1, description: "base models /v1/models lists (each also as -fake-stream)" }),
   state_flush_interval_s: secondsSchema(2, 0.05, "how often pending state is written (a kill -9 loses at most this much)"),
+  usage_flush_interval_s: secondsSchema(5, 0.05, "how often usage statistics are written to the database (a kill -9 loses at most this much)"),
   reasoning_field: choice(["reasoning_content", "reasoning", "think_tags", "hidden"], "reasoning_content", "where model thoughts go in OpenAI answers"),
   schema_profile: choice(["json_schema", "openapi"], "json_schema", "how tool and JSON schemas are sent to Gemini"),
   fetch_remote_images: t.Boolean({ default: true, description: "fetch http(s) image URLs and send them inline (false: pass them on as URLs)" }),

@@ -17,9 +17,10 @@ import { isBlocked, type CredentialState } from "./pool/transitions.ts";
 import { StateStore } from "./pool/state.ts";
 import { openDatabase } from "./store/database.ts";
 import { KeyRing } from "./store/keys.ts";
+import { UsageRecorder } from "./store/usage.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
-import { withRequestLog } from "./request-log.ts";
+import { withRequestLog, type RequestTrace } from "./request-log.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -109,6 +110,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   const db = openDatabase(config.database);
   const keys = new KeyRing(db);
+  const usage = new UsageRecorder(db);
+  const anonymousUser = passwords(config).length > 0 ? "password" : "-";
+  // Requests that reached a model (refusals before the body was read are not usage).
+  const countUsage = (trace: RequestTrace, status: number) => {
+    if (trace.model === undefined) return;
+    usage.record({
+      at: now(), keyId: trace.keyId ?? anonymousUser, credential: trace.credential ?? "-", model: trace.model, status,
+      input: trace.usage?.input ?? 0, output: trace.usage?.output ?? 0, cached: trace.usage?.cached ?? 0,
+    });
+  };
   const router = createRouter({
     geminiOrder: config.gemini_upstream_order.filter((name) => backends.has(name)),
     openAIUpstreams: config.openai_upstreams,
@@ -151,12 +162,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       watcher.start(config.credentials_poll_ms);
       healthChecker.start();
       keys.start();
+      usage.start(config.usage_flush_interval_ms);
       const { hostname, port } = splitBindAddress(config.bind_address);
       try {
         server = Bun.serve({
           hostname,
           port,
-          fetch: withRequestLog(app.fetch, { mode: config.log_requests, dir: config.log_dir, log }),
+          fetch: withRequestLog(app.fetch, { mode: config.log_requests, dir: config.log_dir, log, onDone: countUsage }),
           // Streams and long non-streamed answers must not be cut by Bun's 10 s default; the
           // upstream idle timeout and SSE keep-alives bound silence instead.
           idleTimeout: 0,
@@ -175,6 +187,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       healthChecker.stop();
       keys.stop();
       await server?.stop(true);
+      usage.stop();
       await store.flush();
       db.close();
     },

@@ -8,6 +8,7 @@ import { createLogger, flushLogs } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { openDatabase } from "./store/database.ts";
 import { createKey, listKeys, revokeKey } from "./store/keys.ts";
+import { USAGE_GROUPS, usageReport, type UsageGroup } from "./store/usage.ts";
 
 const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts,
 Gemini API keys and OpenAI-compatible servers
@@ -21,6 +22,8 @@ Usage:
   jellycli keys create --name N [--models a,b] [--rpm N] [--expires 2027-01-01]
                                                       a client API key, printed once
   jellycli keys list | keys revoke ID                 client keys (a running gateway follows within 2 s)
+  jellycli usage [--from DAY] [--to DAY] [--by day,key,model,credential]
+                                                      usage statistics (written every usage_flush_interval_s)
   jellycli --version                                  print the version
   jellycli --help                                     this text
 
@@ -32,7 +35,7 @@ Config keys:
 `;
 
 interface Arguments {
-  command: "serve" | "check" | "keys" | "version" | "help";
+  command: "serve" | "check" | "keys" | "usage" | "version" | "help";
   configPath?: string;
   flags: Record<string, string>;
   /** `keys`: the action and its positional argument (create | list | revoke ID). */
@@ -41,7 +44,7 @@ interface Arguments {
   options?: Record<string, string>;
 }
 
-const KEY_OPTIONS = new Set(["name", "models", "rpm", "expires"]);
+const COMMAND_OPTIONS: Record<string, Set<string>> = { keys: new Set(["name", "models", "rpm", "expires"]), usage: new Set(["from", "to", "by"]) };
 
 export function parseArguments(argv: string[]): Arguments {
   const result: Arguments = { command: "serve", flags: {} };
@@ -51,7 +54,7 @@ export function parseArguments(argv: string[]): Arguments {
     if (argument === "--version" || argument === "-v" || argument === "version") return { ...result, command: "version" };
     if (argument === "--help" || argument === "-h" || argument === "help") return { ...result, command: "help" };
     // The subcommand may stand anywhere: `jellycli --config f.toml check` works like `jellycli check --config f.toml`.
-    if ((argument === "serve" || argument === "check" || argument === "keys") && !sawCommand) {
+    if ((argument === "serve" || argument === "check" || argument === "keys" || argument === "usage") && !sawCommand) {
       result.command = argument;
       sawCommand = true;
       continue;
@@ -65,7 +68,7 @@ export function parseArguments(argv: string[]): Arguments {
     const value = inline ?? argv[++index];
     if (value === undefined) throw new ConfigError(`--${name} needs a value`);
     if (name === "config") result.configPath = value;
-    else if (result.command === "keys" && KEY_OPTIONS.has(name)) (result.options ??= {})[name] = value;
+    else if (COMMAND_OPTIONS[result.command]?.has(name)) (result.options ??= {})[name] = value;
     else result.flags[name.replaceAll("-", "_")] = value;
   }
   return result;
@@ -86,6 +89,7 @@ async function main(): Promise<number> {
   for (const warning of warnings) log.warn(warning);
   if (args.command === "check") return check(config);
   if (args.command === "keys") return keysCommand(config, args.action ?? [], args.options ?? {});
+  if (args.command === "usage") return usageCommand(config, args.options ?? {});
   checkSafety(config);
   const gateway = await createGateway(config, { log });
   const url = gateway.listen();
@@ -170,6 +174,29 @@ function keysCommand(config: Config, action: string[], options: Record<string, s
       default:
         throw new ConfigError("keys needs an action: create --name NAME [--models a,b] [--rpm N] [--expires DATE] | list | revoke ID");
     }
+  } finally {
+    db.close();
+  }
+}
+
+/** `jellycli usage [--from DAY] [--to DAY] [--by day,key,model,credential]`: what was written so far (flushed every few seconds). */
+function usageCommand(config: Config, options: Record<string, string>): number {
+  const today = new Date().toISOString().slice(0, 10);
+  const from = options.from ?? `${today.slice(0, 8)}01`;
+  const to = options.to ?? today;
+  for (const [name, day] of [["from", from], ["to", to]] as const) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new ConfigError(`--${name} must be a day, e.g. ${today}`);
+  }
+  const groups = (options.by ?? "day").split(",").map((group) => group.trim()).filter(Boolean);
+  const unknown = groups.filter((group) => !(USAGE_GROUPS as readonly string[]).includes(group));
+  if (unknown.length > 0) throw new ConfigError(`--by takes ${USAGE_GROUPS.join(", ")} (not ${unknown.join(", ")})`);
+  const db = openDatabase(config.database);
+  try {
+    const rows = usageReport(db, from, to, groups as UsageGroup[]);
+    const columns = [...groups, "requests", "errors_4xx", "errors_5xx", "input_tokens", "output_tokens", "cached_tokens"];
+    console.log(`Usage from ${from} to ${to} (UTC days):\n`);
+    console.log(formatTable(columns.map((column) => column.toUpperCase()), rows.map((row) => columns.map((column) => String(row[column] ?? 0)))));
+    return 0;
   } finally {
     db.close();
   }

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { redact as redactText, type Logger } from "./log.ts";
 import type { CallObserver } from "./upstreams/types.ts";
+import type { UsageMetadata } from "./hub.ts";
 
 export type RequestLogMode = "off" | "summary" | "full";
 
@@ -23,11 +24,33 @@ export interface RequestTrace {
   backend?: string;
   credential?: string;
   tokens?: number;
+  /** Token counts for usage statistics (the last usage the upstream reported). */
+  usage?: TokenUsage;
+  /** The client key the request authenticated with (usage is kept per key). */
+  keyId?: string;
   clientRequest?: unknown;
   upstreamRequest?: string;
   upstreamResponse?: string;
   /** Streamed answers: resolves when the last byte went out (or the client left). */
   streamEnd?: Promise<void>;
+}
+
+export interface TokenUsage {
+  input: number;
+  /** Reasoning tokens included. */
+  output: number;
+  cached: number;
+}
+
+/** Records a Gemini usageMetadata on the trace (ignored when it carries no counts). */
+export function recordUsage(trace: RequestTrace | undefined, metadata: UsageMetadata | undefined): void {
+  if (!trace || !metadata || typeof metadata.totalTokenCount !== "number") return;
+  trace.tokens = metadata.totalTokenCount;
+  trace.usage = {
+    input: metadata.promptTokenCount ?? 0,
+    output: (metadata.candidatesTokenCount ?? 0) + (metadata.thoughtsTokenCount ?? 0),
+    cached: metadata.cachedContentTokenCount ?? 0,
+  };
 }
 
 const traces = new WeakMap<Request, RequestTrace>();
@@ -62,6 +85,8 @@ export function streamEnded(trace: RequestTrace | undefined): (() => void) | und
 }
 
 export interface RequestLogOptions {
+  /** Told about every request once it is over (usage statistics), whatever the log mode. */
+  onDone?: (trace: RequestTrace, status: number) => void;
   mode: RequestLogMode;
   dir: string;
   log: Logger;
@@ -69,17 +94,21 @@ export interface RequestLogOptions {
 
 /** Wraps a fetch handler so each request carries a trace and is logged when answered. */
 export function withRequestLog(handler: (request: Request) => Response | Promise<Response>, options: RequestLogOptions) {
-  if (options.mode === "off") return handler;
+  if (options.mode === "off" && !options.onDone) return handler;
   return async (request: Request): Promise<Response> => {
     // request.url is not absolute when the Host header is malformed (the gate answers 400 then).
     const path = URL.parse(request.url)?.pathname ?? request.url.split("?")[0]!;
     const trace: RequestTrace = { id: crypto.randomUUID(), started: performance.now(), full: options.mode === "full", method: request.method, path };
     traces.set(request, trace);
     const response = await handler(request);
-    const summary = () => options.log.info("request", {
-      method: trace.method, path: trace.path, status: response.status, model: trace.model, upstream: trace.backend,
-      credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens, id: trace.id,
-    });
+    const summary = () => {
+      options.onDone?.(trace, response.status);
+      if (options.mode === "off") return;
+      options.log.info("request", {
+        method: trace.method, path: trace.path, status: response.status, model: trace.model, upstream: trace.backend,
+        credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens, id: trace.id,
+      });
+    };
     // A request refused before its body was read (the gate) gets its access line, not a record.
     if (!trace.full || trace.clientRequest === undefined) {
       if (trace.streamEnd) void trace.streamEnd.then(summary);

@@ -37,7 +37,7 @@ beforeEach(async () => {
   mock = new MockGoogle();
   workspace = makeWorkspace();
   addReadyAccount(mock, workspace, "a");
-  gateway = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0 }));
+  gateway = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0, usage_flush_interval_s: 0.1 }));
 });
 afterEach(async () => {
   await gateway.stop();
@@ -107,4 +107,20 @@ describe("client API keys", () => {
       }
     }
   }, 15_000);
+
+  test("usage per key and model, streamed and not, with the upstream's exact token counts; jellycli usage reports it", { timeout: 15_000 }, async () => {
+    const { key, id } = await createKey("--name", "counted");
+    await settle();
+    const auth = { authorization: `Bearer ${key}` };
+    // The mock answers "Echo: hi": 1 input token, 2 output tokens, for each of the three.
+    expect((await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, auth)).status).toBe(200);
+    const streamed = await chat(gateway.url, { model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "hi" }] }, auth);
+    expect(await streamed.text()).toContain("[DONE]");
+    expect((await native(key)).status).toBe(200);
+    await Bun.sleep(400); // one flush interval and then some
+    const { code, stdout } = await cli("usage", "--by", "key,model");
+    expect(code).toBe(0);
+    const row = stdout.split("\n").find((line) => line.startsWith(id))!;
+    expect(row.split(/\s+/)).toEqual([id, "gemini-2.5-flash", "3", "0", "0", "3", "6", "0"]);
+  });
 });

@@ -60,6 +60,8 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     try {
       const body = await readJsonBody(request, limits);
       const key = keyOf(request);
+      const trace = traceOf(request);
+      if (trace && key) trace.keyId = key.id;
       const model = modelOf(body);
       if (key && typeof model === "string" && !keyAllows(key, model)) {
         throw new GatewayError({ status: 403, code: "model_not_allowed", param: "model", message: `This API key may not use the model ${model}.` });

@@ -5,7 +5,7 @@ import type { Executor, ExecuteRequest } from "../executor.ts";
 import type { GenerateContentResponse } from "../hub.ts";
 import { parseModelName } from "../models.ts";
 import type { RequestTrace } from "../request-log.ts";
-import { recordServed } from "../request-log.ts";
+import { recordServed, recordUsage } from "../request-log.ts";
 import { fallbackHeader } from "./fallback-header.ts";
 
 /** Clients and proxies with a 5 s header timeout must see headers and a first byte sooner. */
@@ -50,7 +50,6 @@ export async function streamedAnswer(executor: Executor, input: ExecuteRequest, 
 
 /** Streamed requests count their tokens too: the last usage the upstream reported. */
 function countTokens(chunk: GenerateContentResponse, trace: RequestTrace): void {
-  const total = chunk.usageMetadata?.totalTokenCount;
-  if (typeof total === "number") trace.tokens = total;
+  recordUsage(trace, chunk.usageMetadata);
 }
 

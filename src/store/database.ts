@@ -23,6 +23,19 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL,
      last_used_at INTEGER
    )`,
+  `CREATE TABLE usage (
+     day TEXT NOT NULL,
+     key_id TEXT NOT NULL,
+     credential TEXT NOT NULL,
+     model TEXT NOT NULL,
+     requests INTEGER NOT NULL DEFAULT 0,
+     errors_4xx INTEGER NOT NULL DEFAULT 0,
+     errors_5xx INTEGER NOT NULL DEFAULT 0,
+     input_tokens INTEGER NOT NULL DEFAULT 0,
+     output_tokens INTEGER NOT NULL DEFAULT 0,
+     cached_tokens INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (day, key_id, credential, model)
+   )`,
 ];
 
 export function openDatabase(path: string): Database {

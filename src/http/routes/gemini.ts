@@ -10,7 +10,7 @@ import { fallbackHeader } from "../fallback-header.ts";
 import { toGoogleErrorBody } from "../errors.ts";
 import { jsonArrayFraming, sseFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
-import { traceOf, observerFor, recordServed, streamEnded, type RequestTrace } from "../../request-log.ts";
+import { traceOf, observerFor, recordServed, recordUsage, streamEnded, type RequestTrace } from "../../request-log.ts";
 
 export interface GeminiRouteDeps {
   executor: Executor;
@@ -48,7 +48,7 @@ async function geminiCall(path: string, body: unknown, alt: string | undefined, 
     case "generateContent": {
       const served = await deps.executor.generate(input(geminiRequestToHub(body)));
       recordServed(trace, served);
-      if (trace) trace.tokens = served.value.usageMetadata?.totalTokenCount;
+      recordUsage(trace, served.value.usageMetadata);
       return Response.json(withModel(served.value, model), { headers: fallbackHeader(served) });
     }
     case "streamGenerateContent": {

@@ -15,7 +15,7 @@ import { toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages, type RemoteImageOptions } from "../remote-images.ts";
 import { rawSSEFraming, sseFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
-import { traceOf, observerFor, recordServed, streamEnded, type RequestTrace } from "../../request-log.ts";
+import { traceOf, observerFor, recordServed, recordUsage, streamEnded, type RequestTrace } from "../../request-log.ts";
 import { ThoughtSignatures } from "../thought-signatures.ts";
 import type { RawAnswer } from "../../upstreams/types.ts";
 
@@ -88,7 +88,7 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
     const served = await deps.executor.generate(input);
     recordServed(trace, served);
     const completion = hubResponseToOpenAI(served.value, context);
-    if (trace) trace.tokens = completion.usage?.total_tokens;
+    recordUsage(trace, served.value.usageMetadata);
     for (const choice of completion.choices) signatures.rememberFrom(choice.message.tool_calls);
     return Response.json(completion, { headers: fallbackHeader(served) });
   }

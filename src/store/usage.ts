@@ -1,0 +1,99 @@
+// Usage statistics per UTC day × client key ("password" for the password, "-" without auth) ×
+// credential × model: requests, errors by class, input / output / cached tokens. Counted in memory
+// on the request path (one map update), written in one transaction every `usage_flush_interval_s`
+// and on shutdown, so a kill -9 loses at most that interval.
+import type { Database } from "bun:sqlite";
+
+export interface UsageEvent {
+  at: number;
+  keyId: string;
+  credential: string;
+  model: string;
+  status: number;
+  input: number;
+  output: number;
+  cached: number;
+}
+
+interface Counters {
+  day: string;
+  keyId: string;
+  credential: string;
+  model: string;
+  requests: number;
+  errors4xx: number;
+  errors5xx: number;
+  input: number;
+  output: number;
+  cached: number;
+}
+
+export const USAGE_GROUPS = ["day", "key", "model", "credential"] as const;
+export type UsageGroup = (typeof USAGE_GROUPS)[number];
+const COLUMN: Record<UsageGroup, string> = { day: "day", key: "key_id", model: "model", credential: "credential" };
+
+export class UsageRecorder {
+  private pending = new Map<string, Counters>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly db: Database) {}
+
+  record(event: UsageEvent): void {
+    const day = new Date(event.at).toISOString().slice(0, 10);
+    const id = `${day}\u0000${event.keyId}\u0000${event.credential}\u0000${event.model}`;
+    let counters = this.pending.get(id);
+    if (!counters) {
+      counters = { day, keyId: event.keyId, credential: event.credential, model: event.model, requests: 0, errors4xx: 0, errors5xx: 0, input: 0, output: 0, cached: 0 };
+      this.pending.set(id, counters);
+    }
+    counters.requests++;
+    if (event.status >= 500) counters.errors5xx++;
+    else if (event.status >= 400) counters.errors4xx++;
+    counters.input += event.input;
+    counters.output += event.output;
+    counters.cached += event.cached;
+  }
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => this.flush(), intervalMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+
+  /** Everything counted since the last flush, added to the database in one transaction. */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const rows = [...this.pending.values()];
+    this.pending = new Map();
+    const upsert = this.db.prepare(`INSERT INTO usage (day, key_id, credential, model, requests, errors_4xx, errors_5xx, input_tokens, output_tokens, cached_tokens)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (day, key_id, credential, model) DO UPDATE SET
+        requests = requests + excluded.requests, errors_4xx = errors_4xx + excluded.errors_4xx, errors_5xx = errors_5xx + excluded.errors_5xx,
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, cached_tokens = cached_tokens + excluded.cached_tokens`);
+    this.db.transaction(() => {
+      for (const row of rows) upsert.run(row.day, row.keyId, row.credential, row.model, row.requests, row.errors4xx, row.errors5xx, row.input, row.output, row.cached);
+    })();
+  }
+}
+
+export interface UsageRow {
+  [group: string]: string | number;
+  requests: number;
+  errors_4xx: number;
+  errors_5xx: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+}
+
+/** Totals between two UTC days (inclusive), grouped as asked. */
+export function usageReport(db: Database, from: string, to: string, groups: readonly UsageGroup[]): UsageRow[] {
+  const columns = groups.map((group) => `${COLUMN[group]} AS ${group}`);
+  const groupBy = groups.length > 0 ? `GROUP BY ${groups.map((group) => COLUMN[group]).join(", ")} ORDER BY ${groups.map((group) => COLUMN[group]).join(", ")}` : "";
+  const sums = "SUM(requests) AS requests, SUM(errors_4xx) AS errors_4xx, SUM(errors_5xx) AS errors_5xx, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens";
+  return db.query(`SELECT ${[...columns, sums].join(", ")} FROM usage WHERE day >= ? AND day <= ? ${groupBy}`).all(from, to) as UsageRow[];
+}
