@@ -110,7 +110,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   const db = openDatabase(config.database);
   const keys = new KeyRing(db);
-  const usage = new UsageRecorder(db);
+  const usage = new UsageRecorder(db, now());
   const anonymousUser = passwords(config).length > 0 ? "password" : "-";
   // Requests that reached a model (refusals before the body was read are not usage).
   const countUsage = (trace: RequestTrace, status: number) => {
@@ -140,6 +140,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     pools: [...backends.values()].map((backend) => ({ name: backend.name, pool: backend.pool })),
     passwords: passwords(config),
     keys,
+    spentTokens: (keyId, period) => usage.spentBy(keyId, period, now()),
     corsOrigins: config.cors_origins,
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),

@@ -7,7 +7,7 @@ import { createGateway } from "./gateway.ts";
 import { createLogger, flushLogs } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { openDatabase } from "./store/database.ts";
-import { createKey, listKeys, revokeKey } from "./store/keys.ts";
+import { BUDGET_PERIODS, createKey, listKeys, revokeKey, type BudgetPeriod } from "./store/keys.ts";
 import { USAGE_GROUPS, usageReport, type UsageGroup } from "./store/usage.ts";
 
 const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts,
@@ -19,7 +19,7 @@ Usage:
                                                       never writes the state file (a running gateway
                                                       owns it); exits 1 when an upstream has no
                                                       working credential
-  jellycli keys create --name N [--models a,b] [--rpm N] [--expires 2027-01-01]
+  jellycli keys create --name N [--models a,b] [--rpm N] [--budget TOKENS --period day|month|total] [--expires 2027-01-01]
                                                       a client API key, printed once
   jellycli keys list | keys revoke ID                 client keys (a running gateway follows within 2 s)
   jellycli usage [--from DAY] [--to DAY] [--by day,key,model,credential]
@@ -44,7 +44,7 @@ interface Arguments {
   options?: Record<string, string>;
 }
 
-const COMMAND_OPTIONS: Record<string, Set<string>> = { keys: new Set(["name", "models", "rpm", "expires"]), usage: new Set(["from", "to", "by"]) };
+const COMMAND_OPTIONS: Record<string, Set<string>> = { keys: new Set(["name", "models", "rpm", "budget", "period", "expires"]), usage: new Set(["from", "to", "by"]) };
 
 export function parseArguments(argv: string[]): Arguments {
   const result: Arguments = { command: "serve", flags: {} };
@@ -149,7 +149,11 @@ function keysCommand(config: Config, action: string[], options: Record<string, s
         const expiresAt = options.expires === undefined ? undefined : Date.parse(options.expires);
         if (expiresAt !== undefined && Number.isNaN(expiresAt)) throw new ConfigError("--expires must be a date, e.g. 2027-01-01");
         const models = options.models?.split(",").map((model) => model.trim()).filter(Boolean);
-        const { key, record } = createKey(db, { name: options.name, models, rpm, expiresAt });
+        const tokenBudget = options.budget === undefined ? undefined : Number(options.budget);
+        if (tokenBudget !== undefined && (!Number.isInteger(tokenBudget) || tokenBudget < 1)) throw new ConfigError("--budget must be a whole number of tokens");
+        const budgetPeriod = (options.period ?? "month") as BudgetPeriod;
+        if (!BUDGET_PERIODS.includes(budgetPeriod)) throw new ConfigError(`--period must be one of: ${BUDGET_PERIODS.join(", ")}`);
+        const { key, record } = createKey(db, { name: options.name, models, rpm, tokenBudget, budgetPeriod, expiresAt });
         console.log(`Created ${record.id} (${record.name}). The key, shown only this once:\n\n  ${key}\n`);
         return 0;
       }
@@ -172,7 +176,7 @@ function keysCommand(config: Config, action: string[], options: Record<string, s
         return 0;
       }
       default:
-        throw new ConfigError("keys needs an action: create --name NAME [--models a,b] [--rpm N] [--expires DATE] | list | revoke ID");
+        throw new ConfigError("keys needs an action: create --name NAME [--models a,b] [--rpm N] [--budget N --period day|month|total] [--expires DATE] | list | revoke ID");
     }
   } finally {
     db.close();

@@ -123,4 +123,47 @@ describe("client API keys", () => {
     const row = stdout.split("\n").find((line) => line.startsWith(id))!;
     expect(row.split(/\s+/)).toEqual([id, "gemini-2.5-flash", "3", "0", "0", "3", "6", "0"]);
   });
+
+  test("a token budget, once spent, is 429 insufficient_quota / RESOURCE_EXHAUSTED; model lists show only allowed models", { timeout: 15_000 }, async () => {
+    const { key } = await createKey("--name", "budgeted", "--budget", "5", "--period", "day", "--models", "gemini-2.5-flash");
+    await settle();
+    const auth = { authorization: `Bearer ${key}` };
+    // Each answer costs 1 + 2 tokens: the second one passes the budget of 5, the third is refused.
+    for (let index = 0; index < 2; index++) expect((await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, auth)).status).toBe(200);
+    const refused = await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, auth);
+    expect(refused.status).toBe(429);
+    expect((await readJson(refused)).error.code).toBe("insufficient_quota");
+    const nativeRefused = await native(key);
+    expect(nativeRefused.status).toBe(429);
+    expect((await readJson(nativeRefused)).error.status).toBe("RESOURCE_EXHAUSTED");
+    expect(mock.generateCalls()).toHaveLength(2);
+    const listed = (await readJson(await fetch(`${gateway.url}/v1/models`, { headers: auth }))).data.map((model: any) => model.id);
+    expect(listed).toEqual(["gemini-2.5-flash", "gemini-2.5-flash-fake-stream"]); // variants follow their base model
+    const nativeListed = (await readJson(await fetch(`${gateway.url}/v1beta/models`, { headers: { "x-goog-api-key": key } }))).models.map((model: any) => model.name);
+    expect(nativeListed).toEqual(["models/gemini-2.5-flash", "models/gemini-2.5-flash-fake-stream"]);
+  });
+
+  test("keys and usage survive a restart, and a kill -9 leaves a readable database", { timeout: 20_000 }, async () => {
+    const { key, id } = await createKey("--name", "durable");
+    await settle();
+    expect((await native(key)).status).toBe(200);
+    await gateway.stop();
+    gateway = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0, usage_flush_interval_s: 0.1 }));
+    expect((await native(key)).status).toBe(200);
+    await Bun.sleep(300);
+    const usage = await cli("usage", "--by", "key");
+    expect(usage.stdout.split("\n").find((line) => line.startsWith(id))!.split(/\s+/)[1]).toBe("2");
+    // A separate gateway process killed mid-traffic: the database still opens and reads.
+    const { spawnJellycli, processEnv } = await import("./helpers.ts");
+    const spawned = await spawnJellycli([process.execPath, MAIN], { ...processEnv(mock, workspace), JELLYCLI_USAGE_FLUSH_INTERVAL_S: "0.05" }, workspace.dir);
+    await Promise.all(Array.from({ length: 20 }, () => fetch(`${spawned.url}/v1beta/models/gemini-2.5-flash:generateContent`, {
+      method: "POST", headers: { "content-type": "application/json", "x-goog-api-key": key }, body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "hi" }] }] }),
+    }).then((response) => response.text())));
+    spawned.process.kill("SIGKILL");
+    await spawned.process.exited;
+    const after = await cli("usage", "--by", "key");
+    expect(after.code).toBe(0);
+    expect(Number(after.stdout.split("\n").find((line) => line.startsWith(id))!.split(/\s+/)[1])).toBeGreaterThanOrEqual(2);
+    expect((await cli("keys", "list")).stdout).toContain(id);
+  });
 });

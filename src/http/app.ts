@@ -19,6 +19,8 @@ export interface AppDeps extends OpenAIRouteDeps, HealthDeps {
   executor: Executor;
   passwords: readonly string[];
   keys?: KeyRing;
+  /** Tokens a key spent in its budget period (store/usage.ts). */
+  spentTokens?: (keyId: string, period: "day" | "month" | "total") => number;
   corsOrigins: readonly string[] | "*";
   maxBodyBytes: number;
   /** A body that has not fully arrived by then is cut off with 408 (slow-loris clients). */
@@ -65,6 +67,9 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
       const model = modelOf(body);
       if (key && typeof model === "string" && !keyAllows(key, model)) {
         throw new GatewayError({ status: 403, code: "model_not_allowed", param: "model", message: `This API key may not use the model ${model}.` });
+      }
+      if (key?.token_budget && deps.spentTokens && deps.spentTokens(key.id, key.budget_period ?? "month") >= key.token_budget) {
+        throw new GatewayError({ status: 429, code: "insufficient_quota", message: `This API key has used its budget of ${key.token_budget} tokens for this ${key.budget_period === "total" ? "key" : key.budget_period}.` });
       }
       return await handle(body);
     } catch (error) {

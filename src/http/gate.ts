@@ -5,9 +5,15 @@
 import { GatewayError } from "../hub.ts";
 import { passwordMatcher, presentedPasswords } from "./auth.ts";
 import { errorResponse, type Surface } from "./errors.ts";
-import { keyRefusal, type KeyRecord, type KeyRing } from "../store/keys.ts";
+import { keyAllows, keyRefusal, type KeyRecord, type KeyRing } from "../store/keys.ts";
 
 const keysByRequest = new WeakMap<Request, KeyRecord>();
+
+/** The models a request may see listed: all, or those its client key allows. */
+export function modelsFor(request: Request, models: string[]): string[] {
+  const key = keysByRequest.get(request);
+  return key ? models.filter((model) => keyAllows(key, model)) : models;
+}
 
 /** The client key a request authenticated with (undefined: the password, or no auth at all). */
 export function keyOf(request: Request): KeyRecord | undefined {

@@ -17,6 +17,9 @@ export interface KeyRecord {
   /** Exact names and `prefix*` patterns; null: every model. */
   models: string[] | null;
   rpm: number | null;
+  /** Input + output tokens allowed per budget_period. */
+  token_budget: number | null;
+  budget_period: BudgetPeriod | null;
   expires_at: number | null;
   disabled: boolean;
   revoked_at: number | null;
@@ -24,10 +27,15 @@ export interface KeyRecord {
   last_used_at: number | null;
 }
 
+export type BudgetPeriod = "day" | "month" | "total";
+export const BUDGET_PERIODS: readonly BudgetPeriod[] = ["day", "month", "total"];
+
 export interface NewKey {
   name: string;
   models?: string[];
   rpm?: number;
+  tokenBudget?: number;
+  budgetPeriod?: BudgetPeriod;
   expiresAt?: number;
 }
 
@@ -46,14 +54,15 @@ export function createKey(db: Database, input: NewKey, now = Date.now()): { key:
   const key = `jk-${secret.slice(0, 43)}`;
   const id = `key_${base62(randomBytes(16)).slice(0, 12)}`;
   db.run(
-    "INSERT INTO client_keys (id, name, hash, prefix, last4, models, rpm, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [id, input.name, hashKey(key), key.slice(0, 7), key.slice(-4), input.models ? JSON.stringify(input.models) : null, input.rpm ?? null, input.expiresAt ?? null, now],
+    "INSERT INTO client_keys (id, name, hash, prefix, last4, models, rpm, token_budget, budget_period, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [id, input.name, hashKey(key), key.slice(0, 7), key.slice(-4), input.models ? JSON.stringify(input.models) : null, input.rpm ?? null,
+      input.tokenBudget ?? null, input.tokenBudget ? input.budgetPeriod ?? "month" : null, input.expiresAt ?? null, now],
   );
   return { key, record: listKeys(db).find((record) => record.id === id)! };
 }
 
 export function listKeys(db: Database): KeyRecord[] {
-  return (db.query("SELECT id, name, prefix, last4, models, rpm, expires_at, disabled, revoked_at, created_at, last_used_at FROM client_keys ORDER BY created_at").all() as Record<string, unknown>[])
+  return (db.query("SELECT id, name, prefix, last4, models, rpm, token_budget, budget_period, expires_at, disabled, revoked_at, created_at, last_used_at FROM client_keys ORDER BY created_at").all() as Record<string, unknown>[])
     .map((row) => ({
       ...(row as unknown as KeyRecord),
       models: typeof row.models === "string" ? JSON.parse(row.models) as string[] : null,

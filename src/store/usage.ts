@@ -32,14 +32,49 @@ export const USAGE_GROUPS = ["day", "key", "model", "credential"] as const;
 export type UsageGroup = (typeof USAGE_GROUPS)[number];
 const COLUMN: Record<UsageGroup, string> = { day: "day", key: "key_id", model: "model", credential: "credential" };
 
+interface Spent {
+  day: string;
+  dayTokens: number;
+  month: string;
+  monthTokens: number;
+  total: number;
+}
+
 export class UsageRecorder {
   private pending = new Map<string, Counters>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Tokens each key spent, for budgets: loaded once, then kept up to date in memory. */
+  private readonly spent = new Map<string, Spent>();
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, now = Date.now()) {
+    const day = new Date(now).toISOString().slice(0, 10);
+    const rows = db.query(`SELECT key_id, SUM(input_tokens + output_tokens) AS total,
+        SUM(CASE WHEN day = ? THEN input_tokens + output_tokens ELSE 0 END) AS today,
+        SUM(CASE WHEN substr(day, 1, 7) = ? THEN input_tokens + output_tokens ELSE 0 END) AS month
+      FROM usage GROUP BY key_id`).all(day, day.slice(0, 7)) as { key_id: string; total: number; today: number; month: number }[];
+    for (const row of rows) this.spent.set(row.key_id, { day, dayTokens: row.today, month: day.slice(0, 7), monthTokens: row.month, total: row.total });
+  }
+
+  /** Input + output tokens `keyId` spent in the current UTC day, month, or in total. */
+  spentBy(keyId: string, period: "day" | "month" | "total", now: number): number {
+    const spent = this.spent.get(keyId);
+    if (!spent) return 0;
+    const day = new Date(now).toISOString().slice(0, 10);
+    if (period === "day") return spent.day === day ? spent.dayTokens : 0;
+    if (period === "month") return spent.month === day.slice(0, 7) ? spent.monthTokens : 0;
+    return spent.total;
+  }
 
   record(event: UsageEvent): void {
     const day = new Date(event.at).toISOString().slice(0, 10);
+    const tokens = event.input + event.output;
+    const spent = this.spent.get(event.keyId) ?? { day, dayTokens: 0, month: day.slice(0, 7), monthTokens: 0, total: 0 };
+    if (spent.day !== day) Object.assign(spent, { day, dayTokens: 0 });
+    if (spent.month !== day.slice(0, 7)) Object.assign(spent, { month: day.slice(0, 7), monthTokens: 0 });
+    spent.dayTokens += tokens;
+    spent.monthTokens += tokens;
+    spent.total += tokens;
+    this.spent.set(event.keyId, spent);
     const id = `${day}\u0000${event.keyId}\u0000${event.credential}\u0000${event.model}`;
     let counters = this.pending.get(id);
     if (!counters) {

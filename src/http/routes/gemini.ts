@@ -7,6 +7,7 @@ import { geminiCountTokensToHub, geminiRequestToHub } from "../../formats/gemini
 import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
 import { parseModelName } from "../../models.ts";
 import { fallbackHeader } from "../fallback-header.ts";
+import { modelsFor } from "../gate.ts";
 import { toGoogleErrorBody } from "../errors.ts";
 import { jsonArrayFraming, sseFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
@@ -27,10 +28,10 @@ export function geminiMethodHandler(deps: GeminiRouteDeps): (path: string, body:
 
 export function geminiRoutes(deps: GeminiRouteDeps) {
   return new Elysia({ name: "routes.gemini" })
-    .get("/v1beta/models", () => ({ models: deps.listedModels().map(modelInfo) }))
-    .get("/v1beta/models/*", ({ params }) => {
+    .get("/v1beta/models", ({ request }) => ({ models: modelsFor(request, deps.listedModels()).map(modelInfo) }))
+    .get("/v1beta/models/*", ({ params, request }) => {
       const name = decodePath(params["*"]);
-      if (!deps.listedModels().includes(name)) throw new GatewayError({ status: 404, message: `Model models/${name} is not served by this gateway.` });
+      if (!modelsFor(request, deps.listedModels()).includes(name)) throw new GatewayError({ status: 404, message: `Model models/${name} is not served by this gateway.` });
       return modelInfo(name);
     });
 }

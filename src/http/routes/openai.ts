@@ -11,6 +11,7 @@ import { GatewayError } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
 import { fallbackHeader } from "../fallback-header.ts";
+import { modelsFor } from "../gate.ts";
 import { toOpenAIErrorBody } from "../errors.ts";
 import { inlineRemoteImages, type RemoteImageOptions } from "../remote-images.ts";
 import { rawSSEFraming, sseFraming, streamResponse } from "../stream-response.ts";
@@ -54,9 +55,9 @@ function checkChatBody(body: unknown): ChatCompletionRequest {
 export function openAIRoutes(deps: OpenAIRouteDeps) {
   const startedAt = Math.floor(deps.now() / 1000);
   return new Elysia({ name: "routes.openai" })
-    .get("/v1/models", () => ({
+    .get("/v1/models", ({ request }) => ({
       object: "list",
-      data: deps.listedModels().map((id) => ({ id, object: "model", created: startedAt, owned_by: "jellycli" })),
+      data: modelsFor(request, deps.listedModels()).map((id) => ({ id, object: "model", created: startedAt, owned_by: "jellycli" })),
     }));
 }
 
