@@ -45,6 +45,8 @@ export class UsageRecorder {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Tokens each key spent, for budgets: loaded once, then kept up to date in memory. */
   private readonly spent = new Map<string, Spent>();
+  /** When each client key was last used, written with the next flush. */
+  private lastUsed = new Map<string, number>();
 
   constructor(private readonly db: Database, now = Date.now()) {
     const day = new Date(now).toISOString().slice(0, 10);
@@ -75,6 +77,7 @@ export class UsageRecorder {
     spent.monthTokens += tokens;
     spent.total += tokens;
     this.spent.set(event.keyId, spent);
+    if (event.keyId.startsWith("key_")) this.lastUsed.set(event.keyId, event.at);
     const id = `${day}\u0000${event.keyId}\u0000${event.credential}\u0000${event.model}`;
     let counters = this.pending.get(id);
     if (!counters) {
@@ -101,16 +104,20 @@ export class UsageRecorder {
 
   /** Everything counted since the last flush, added to the database in one transaction. */
   flush(): void {
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 && this.lastUsed.size === 0) return;
     const rows = [...this.pending.values()];
+    const lastUsed = [...this.lastUsed];
     this.pending = new Map();
+    this.lastUsed = new Map();
     const upsert = this.db.prepare(`INSERT INTO usage (day, key_id, credential, model, requests, errors_4xx, errors_5xx, input_tokens, output_tokens, cached_tokens)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (day, key_id, credential, model) DO UPDATE SET
         requests = requests + excluded.requests, errors_4xx = errors_4xx + excluded.errors_4xx, errors_5xx = errors_5xx + excluded.errors_5xx,
         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, cached_tokens = cached_tokens + excluded.cached_tokens`);
+    const touch = this.db.prepare("UPDATE client_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?");
     this.db.transaction(() => {
       for (const row of rows) upsert.run(row.day, row.keyId, row.credential, row.model, row.requests, row.errors4xx, row.errors5xx, row.input, row.output, row.cached);
+      for (const [id, at] of lastUsed) touch.run(at, id);
     })();
   }
 }
