@@ -1,6 +1,6 @@
 // Wiring: config → credentials, state, pool, upstream, executor, HTTP app; start and stop.
 // Shared by main.ts and the end-to-end tests, so both run exactly the same gateway.
-import { ConfigError, passwords, splitBindAddress, type Config } from "./config.ts";
+import { ConfigError, isLoopback, passwords, splitBindAddress, type Config } from "./config.ts";
 import { Executor } from "./executor.ts";
 import { createApp } from "./http/app.ts";
 import { createLogger, registerSecrets, type Logger } from "./log.ts";
@@ -53,7 +53,7 @@ export function routableModels(config: Config): string[] {
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? createLogger(config.log_level);
   // Every secret the configuration names is masked in anything jellycli writes or answers.
-  registerSecrets([...passwords(config), ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
+  registerSecrets([...passwords(config), config.admin_password, ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
   const now = options.now ?? Date.now;
   const fetchImpl = options.fetch ?? globalThis.fetch;
 
@@ -141,6 +141,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     passwords: passwords(config),
     keys,
     spentTokens: (keyId, period) => usage.spentBy(keyId, period, now()),
+    db,
+    adminPassword: config.admin_password,
+    adminOpen: !config.admin_password && isLoopback(splitBindAddress(config.bind_address).hostname),
+    config: config as unknown as Record<string, unknown>,
+    clientAddress: (request) => server?.requestIP(request)?.address ?? "unknown",
+    onKeysChanged: () => keys.reload(),
     corsOrigins: config.cors_origins,
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),

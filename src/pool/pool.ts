@@ -155,6 +155,10 @@ export class Pool<T extends PoolMember = PoolMember> {
     return this.states.get(id) ?? emptyState();
   }
 
+  has(id: string): boolean {
+    return this.credentials.some((credential) => credential.id === id);
+  }
+
   /** Ts an idle health check should look at: suspected, cooling or invalid. */
   needingProbe(now: number): T[] {
     return this.credentials.filter((credential) => {

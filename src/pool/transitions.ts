@@ -68,6 +68,8 @@ export interface Failure {
 export type Outcome =
   | { kind: "success"; model: string }
   | Failure
+  /** An operator's hand: disable (or enable) the credential, or reset it to a clean slate. */
+  | { kind: "operator"; action: "disable" | "enable" | "reset" }
   | { kind: "probe_ok"; email?: string; tier?: string; project?: string }
   | { kind: "probe_failed"; message: string };
 
@@ -108,6 +110,16 @@ export function applyOutcome(state: CredentialState, outcome: Outcome, now: numb
         ...state, ...cleared, status, failure_streak: 0,
         email: outcome.email ?? state.email, tier: outcome.tier ?? state.tier, project_id: state.project_id ?? outcome.project,
       });
+    }
+    case "operator": {
+      if (outcome.action === "disable") return { ...state, status: "disabled", disabled_reason: "disabled by the operator" };
+      if (outcome.action === "enable") {
+        const { disabled_reason: _reason, disabled_url: _url, ...rest } = state;
+        return { ...rest, status: state.status === "disabled" ? "active" : state.status };
+      }
+      // Reset: counters and identity stay; cooldowns, rests, streaks and verdicts go.
+      const { disabled_reason: _reason, disabled_url: _url, rest_until: _rest, paused_until: _paused, last_error: _error, ...rest } = state;
+      return { ...rest, status: "active", failure_streak: 0, model_cooldowns: {} };
     }
     case "probe_failed":
       return {

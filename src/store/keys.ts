@@ -113,6 +113,12 @@ export class KeyRing {
     clearInterval(this.timer);
   }
 
+  /** Our own connection's writes (the admin API) do not change data_version: reload now. */
+  reload(): void {
+    this.version = -1;
+    this.refresh();
+  }
+
   refresh(): void {
     const version = dataVersion(this.db);
     if (version === this.version) return;

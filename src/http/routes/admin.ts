@@ -1,0 +1,200 @@
+// The admin JSON API under /admin/api/ (the web page will sit on it): credentials of every pool,
+// client keys, usage, the effective configuration. Its own authentication, separate from clients':
+// `Authorization: Bearer <admin_password>` for scripts, or a session cookie from POST /login
+// (HttpOnly, SameSite=Strict) for the page; five failed logins from one address in 15 minutes lock
+// that address out until the window passes; a cookie-authenticated change whose Origin is another
+// host is refused. Without an admin_password the surface answers only on a loopback-bound gateway;
+// otherwise every /admin path is 404.
+import type { Database } from "bun:sqlite";
+import { randomBytes } from "node:crypto";
+import { Elysia } from "elysia";
+import { GatewayError } from "../../hub.ts";
+import { mask } from "../../log.ts";
+import type { Pool } from "../../pool/pool.ts";
+import { BUDGET_PERIODS, createKey, listKeys, revokeKey, type BudgetPeriod } from "../../store/keys.ts";
+import { USAGE_GROUPS, usageReport, type UsageGroup } from "../../store/usage.ts";
+import { passwordMatcher } from "../auth.ts";
+
+export interface AdminDeps {
+  /** None: the admin surface exists only when `adminOpen` (a loopback-bound gateway). */
+  adminPassword?: string;
+  adminOpen: boolean;
+  pools: readonly { name: string; pool: Pool }[];
+  db: Database;
+  /** The effective configuration; secrets are masked before it is shown. */
+  config: Record<string, unknown>;
+  clientAddress: (request: Request) => string;
+  /** After a key was created or revoked here, so the gateway uses it at once. */
+  onKeysChanged?: () => void;
+  now: () => number;
+}
+
+const COOKIE = "jellycli_admin";
+const SESSION_MS = 12 * 3_600_000;
+const LOCKOUT_WINDOW_MS = 15 * 60_000;
+const LOCKOUT_FAILURES = 5;
+const SECRET_KEYS = new Set(["password", "admin_password", "gemini_api_keys", "api_keys"]);
+
+export function adminRoutes(deps: AdminDeps) {
+  const sessions = new Map<string, number>();
+  const failures = new Map<string, number[]>();
+  const matches = deps.adminPassword ? passwordMatcher([deps.adminPassword]) : () => false;
+  const enabled = deps.adminPassword !== undefined || deps.adminOpen;
+
+  /** Who is asking: "bearer", "cookie", "open" — or the refusal. */
+  const authenticate = (request: Request): "bearer" | "cookie" | "open" => {
+    if (!enabled) throw new GatewayError({ status: 404, code: "unknown_url", message: `Unknown request URL: ${request.method} ${new URL(request.url).pathname}` });
+    if (!deps.adminPassword) return "open";
+    const bearer = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (bearer && matches(bearer)) return "bearer";
+    const session = cookieOf(request, COOKIE);
+    const expires = session ? sessions.get(session) : undefined;
+    if (session && expires !== undefined && expires > deps.now()) return "cookie";
+    throw new GatewayError({ status: 401, code: "admin_auth_required", message: "Log in to the admin API (POST /admin/api/login) or send Authorization: Bearer <admin_password>." });
+  };
+  /** A change made with a cookie must come from a page of this very host (no cross-site forgery). */
+  const guardChange = (request: Request) => {
+    const how = authenticate(request);
+    const origin = request.headers.get("origin");
+    if (how === "cookie" && origin && URL.parse(origin)?.host !== request.headers.get("host")) {
+      throw new GatewayError({ status: 403, code: "origin_mismatch", message: "A change made with the admin cookie must come from this host's own page." });
+    }
+  };
+  const credential = (id: string) => {
+    for (const { name, pool } of deps.pools) if (pool.has(id)) return { name, pool };
+    throw new GatewayError({ status: 404, code: "not_found", message: `No credential ${id}.` });
+  };
+
+  return new Elysia({ name: "routes.admin", prefix: "/admin/api" })
+    .post("/login", ({ body, request, set }) => {
+      if (!enabled) authenticate(request);
+      const address = deps.clientAddress(request);
+      const now = deps.now();
+      const recent = (failures.get(address) ?? []).filter((at) => at > now - LOCKOUT_WINDOW_MS);
+      if (recent.length >= LOCKOUT_FAILURES) {
+        throw new GatewayError({ status: 429, code: "too_many_attempts", retryAfterMs: recent[0]! + LOCKOUT_WINDOW_MS - now, message: "Too many failed logins from this address; try again later." });
+      }
+      const password = (body as { password?: unknown } | null)?.password;
+      if (!deps.adminPassword || typeof password !== "string" || !matches(password)) {
+        failures.set(address, [...recent, now]);
+        throw new GatewayError({ status: 401, code: "invalid_password", message: deps.adminPassword ? "Wrong admin password." : "No admin_password is set: the admin API needs no login on this loopback gateway." });
+      }
+      failures.delete(address);
+      const session = randomBytes(32).toString("base64url");
+      sessions.set(session, now + SESSION_MS);
+      set.headers["set-cookie"] = `${COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`;
+      return { ok: true, expires_at: new Date(now + SESSION_MS).toISOString() };
+    })
+    .post("/logout", ({ request, set }) => {
+      const session = cookieOf(request, COOKIE);
+      if (session) sessions.delete(session);
+      set.headers["set-cookie"] = `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
+      return { ok: true };
+    })
+    .get("/credentials", ({ request }) => {
+      authenticate(request);
+      const now = deps.now();
+      return {
+        credentials: deps.pools.flatMap(({ name, pool }) => pool.reports(now).map((report) => {
+          const state = pool.state(report.file);
+          const cooling = Object.keys(report.cooling).length > 0;
+          return {
+            id: report.file, pool: name, kind: name === "codeassist" ? "oauth" : "api_key", label: report.file,
+            email: report.email ?? null, project_id: report.project ?? null, tier: report.tier ?? null,
+            state: report.status === "active" && cooling ? "cooling" : report.status,
+            reason: report.reason ?? null, help_url: report.url ?? null, cooldowns: report.cooling,
+            success_count: report.success_count, error_count: report.error_count,
+            last_used_at: state.last_success_at ? new Date(state.last_success_at).toISOString() : null,
+            last_error: report.last_error ?? null,
+          };
+        })),
+      };
+    })
+    .patch("/credentials/:id", ({ params, body, request }) => {
+      guardChange(request);
+      const disabled = (body as { disabled?: unknown } | null)?.disabled;
+      if (typeof disabled !== "boolean") throw GatewayError.invalidRequest("Send {\"disabled\": true | false}.", "disabled");
+      const { pool } = credential(params.id);
+      pool.report(params.id, { kind: "operator", action: disabled ? "disable" : "enable" }, deps.now());
+      return { id: params.id, state: pool.state(params.id).status };
+    })
+    .post("/credentials/:id/reset", ({ params, request }) => {
+      guardChange(request);
+      const { pool } = credential(params.id);
+      pool.report(params.id, { kind: "operator", action: "reset" }, deps.now());
+      return { id: params.id, state: pool.state(params.id).status };
+    })
+    .get("/keys", ({ request }) => {
+      authenticate(request);
+      return { keys: listKeys(deps.db).map(publicKey) };
+    })
+    .post("/keys", ({ body, request, set }) => {
+      guardChange(request);
+      const input = (body ?? {}) as Record<string, unknown>;
+      if (typeof input.name !== "string" || input.name.trim() === "") throw GatewayError.invalidRequest("`name` must be a non-empty string.", "name");
+      const models = input.models === undefined || input.models === null ? undefined : input.models;
+      if (models !== undefined && (!Array.isArray(models) || !models.every((model) => typeof model === "string"))) throw GatewayError.invalidRequest("`models` must be a list of model names or patterns.", "models");
+      const whole = (field: string) => {
+        const value = input[field];
+        if (value === undefined || value === null) return undefined;
+        if (typeof value !== "number" || !Number.isInteger(value) || value < 1) throw GatewayError.invalidRequest(`\`${field}\` must be a positive whole number.`, field);
+        return value;
+      };
+      const period = (input.budget_period ?? "month") as BudgetPeriod;
+      if (!BUDGET_PERIODS.includes(period)) throw GatewayError.invalidRequest(`\`budget_period\` must be one of: ${BUDGET_PERIODS.join(", ")}.`, "budget_period");
+      const expiresAt = typeof input.expires_at === "string" ? Date.parse(input.expires_at) : undefined;
+      if (Number.isNaN(expiresAt)) throw GatewayError.invalidRequest("`expires_at` must be a date.", "expires_at");
+      const created = createKey(deps.db, { name: input.name.trim(), models: models as string[] | undefined, rpm: whole("rpm"), tokenBudget: whole("token_budget"), budgetPeriod: period, expiresAt,
+      });
+      deps.onKeysChanged?.();
+      set.status = 201;
+      return { ...publicKey(created.record), key: created.key };
+    })
+    .delete("/keys/:id", ({ params, request }) => {
+      guardChange(request);
+      if (!revokeKey(deps.db, params.id)) throw new GatewayError({ status: 404, code: "not_found", message: `No active key ${params.id}.` });
+      deps.onKeysChanged?.();
+      return { id: params.id, revoked: true };
+    })
+    .get("/usage", ({ query, request }) => {
+      authenticate(request);
+      const today = new Date(deps.now()).toISOString().slice(0, 10);
+      const from = query.from ?? `${today.slice(0, 8)}01`;
+      const to = query.to ?? today;
+      for (const [name, day] of [["from", from], ["to", to]] as const) {
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw GatewayError.invalidRequest(`\`${name}\` must be a day (YYYY-MM-DD).`, name);
+      }
+      const groups = (query.group_by ?? "day").split(",").map((group) => group.trim()).filter(Boolean);
+      const unknown = groups.find((group) => !(USAGE_GROUPS as readonly string[]).includes(group));
+      if (unknown) throw GatewayError.invalidRequest(`\`group_by\` takes ${USAGE_GROUPS.join(", ")}; not ${unknown}.`, "group_by");
+      return { from, to, group_by: groups, rows: usageReport(deps.db, from, to, groups as UsageGroup[]), totals: usageReport(deps.db, from, to, [])[0] };
+    })
+    .get("/config", ({ request }) => {
+      authenticate(request);
+      return { config: maskSecrets(deps.config) };
+    });
+}
+
+function publicKey(record: ReturnType<typeof listKeys>[number]) {
+  const { prefix, last4, ...rest } = record;
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    ...rest, key_preview: `${prefix}…${last4}`,
+    expires_at: iso(record.expires_at), revoked_at: iso(record.revoked_at), created_at: iso(record.created_at), last_used_at: iso(record.last_used_at),
+  };
+}
+
+function maskSecrets(value: unknown, key = ""): unknown {
+  if (SECRET_KEYS.has(key)) return Array.isArray(value) ? value.map((entry) => mask(String(entry))) : value === undefined ? undefined : mask(String(value));
+  if (Array.isArray(value)) return value.map((entry) => maskSecrets(entry));
+  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([name, inner]) => [name, maskSecrets(inner, name)]));
+  return value;
+}
+
+function cookieOf(request: Request, name: string): string | undefined {
+  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return rest.join("=");
+  }
+  return undefined;
+}

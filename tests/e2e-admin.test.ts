@@ -1,0 +1,111 @@
+// The admin JSON API end to end: its own authentication (Bearer, login cookie, lockout, Origin
+// check, loopback-only without an admin_password), credentials with operator actions the traffic
+// then obeys, client keys, usage, and the configuration with every secret masked.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { MockGoogle } from "./mock/google.ts";
+import { addReadyAccount, chat, makeWorkspace, readJson, startGateway, testConfig, type Running, type Workspace } from "./helpers.ts";
+
+const ADMIN = "admin-password-123";
+let mock: MockGoogle;
+let workspace: Workspace;
+const running: Running[] = [];
+const start = async (overrides = {}) => {
+  const gateway = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0, usage_flush_interval_s: 0.05, ...overrides }));
+  running.push(gateway);
+  return gateway;
+};
+const admin = (gateway: Running, path: string, init: RequestInit & { headers?: Record<string, string> } = {}) =>
+  fetch(`${gateway.url}/admin/api${path}`, { ...init, headers: { "content-type": "application/json", ...init.headers } });
+const bearer = { authorization: `Bearer ${ADMIN}` };
+
+beforeEach(() => {
+  mock = new MockGoogle();
+  workspace = makeWorkspace();
+  for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
+});
+afterEach(async () => {
+  for (const gateway of running.splice(0)) await gateway.stop();
+  mock.stop();
+});
+
+describe("admin authentication", () => {
+  test("Bearer works; wrong or missing credentials are 401; login sets a strict HttpOnly cookie; logout ends it", async () => {
+    const gateway = await start({ admin_password: ADMIN, password: "client-pw" });
+    expect((await admin(gateway, "/credentials")).status).toBe(401);
+    expect((await admin(gateway, "/credentials", { headers: { authorization: "Bearer client-pw" } })).status).toBe(401);
+    expect((await admin(gateway, "/credentials", { headers: bearer })).status).toBe(200);
+    const login = await admin(gateway, "/login", { method: "POST", body: JSON.stringify({ password: ADMIN }) });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^jellycli_admin=[\w-]{40,}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/);
+    const session = cookie.split(";")[0]!;
+    expect((await admin(gateway, "/keys", { headers: { cookie: session } })).status).toBe(200);
+    // A change with the cookie from another site's page is refused; from this host's page it works.
+    const forged = await admin(gateway, "/keys", { method: "POST", headers: { cookie: session, origin: "http://evil.example" }, body: JSON.stringify({ name: "x" }) });
+    expect(forged.status).toBe(403);
+    const own = await admin(gateway, "/keys", { method: "POST", headers: { cookie: session, origin: gateway.url }, body: JSON.stringify({ name: "x" }) });
+    expect(own.status).toBe(201);
+    await admin(gateway, "/logout", { method: "POST", headers: { cookie: session } });
+    expect((await admin(gateway, "/keys", { headers: { cookie: session } })).status).toBe(401);
+  });
+
+  test("five failed logins from one address lock it out with 429", async () => {
+    const gateway = await start({ admin_password: ADMIN });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      expect((await admin(gateway, "/login", { method: "POST", body: JSON.stringify({ password: "guess" }) })).status).toBe(401);
+    }
+    const locked = await admin(gateway, "/login", { method: "POST", body: JSON.stringify({ password: ADMIN }) });
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  test("without an admin_password: open on a loopback gateway, and absent (404) on a public one", async () => {
+    const loopback = await start();
+    expect((await admin(loopback, "/credentials")).status).toBe(200);
+    const publicBind = await start({ bind_address: "0.0.0.0:0", password: "client-pw" });
+    const url = publicBind.url.replace("0.0.0.0", "127.0.0.1");
+    expect((await fetch(`${url}/admin/api/credentials`)).status).toBe(404);
+  });
+});
+
+describe("admin data", () => {
+  test("credentials of every pool, never a token; disable and reset change what the traffic does", async () => {
+    const gateway = await start({ admin_password: ADMIN });
+    const listed = await readJson(await admin(gateway, "/credentials", { headers: bearer }));
+    expect(listed.credentials.map((entry: any) => [entry.id, entry.pool, entry.kind, entry.state])).toEqual([["a.json", "codeassist", "oauth", "active"], ["b.json", "codeassist", "oauth", "active"]]);
+    expect(JSON.stringify(listed)).not.toMatch(/ya29\.|1\/\/refresh/);
+    expect((await admin(gateway, "/credentials/a.json", { method: "PATCH", headers: bearer, body: JSON.stringify({ disabled: true }) })).status).toBe(200);
+    for (let index = 0; index < 3; index++) await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })).text();
+    expect(mock.generateCalls().map((call) => call.account)).toEqual(["b", "b", "b"]);
+    const after = await readJson(await admin(gateway, "/credentials", { headers: bearer }));
+    expect(after.credentials[0]).toMatchObject({ id: "a.json", state: "disabled", reason: "disabled by the operator" });
+    expect((await admin(gateway, "/credentials/a.json/reset", { method: "POST", headers: bearer })).status).toBe(200);
+    await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })).text();
+    await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })).text();
+    expect(mock.generateCalls().map((call) => call.account)).toContain("a");
+    expect((await admin(gateway, "/credentials/nope.json", { method: "PATCH", headers: bearer, body: JSON.stringify({ disabled: true }) })).status).toBe(404);
+  });
+
+  test("keys: created (shown once), used, counted in usage, revoked; the configuration is shown with secrets masked", async () => {
+    const gateway = await start({ admin_password: ADMIN, gemini_api_keys: ["AIza-admin-test-key-000000000000"], gemini_upstream_order: ["codeassist"] });
+    const created = await admin(gateway, "/keys", { method: "POST", headers: bearer, body: JSON.stringify({ name: "web", models: ["gemini-2.5-flash"], rpm: 100 }) });
+    expect(created.status).toBe(201);
+    const { key, id } = await readJson(created);
+    expect(key).toMatch(/^jk-[0-9A-Za-z]{43}$/);
+    await Bun.sleep(1200); // the running gateway follows the database within 2 s
+    expect((await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, { authorization: `Bearer ${key}` })).status).toBe(200);
+    await Bun.sleep(200);
+    const keys = await readJson(await admin(gateway, "/keys", { headers: bearer }));
+    const entry = keys.keys.find((candidate: any) => candidate.id === id);
+    expect(entry).toMatchObject({ name: "web", models: ["gemini-2.5-flash"], rpm: 100, key_preview: `${key.slice(0, 7)}…${key.slice(-4)}` });
+    expect(entry.last_used_at).not.toBeNull();
+    expect(JSON.stringify(keys)).not.toContain(key);
+    const usage = await readJson(await admin(gateway, "/usage?group_by=key,model", { headers: bearer }));
+    expect(usage.rows).toEqual([expect.objectContaining({ key: id, model: "gemini-2.5-flash", requests: 1, input_tokens: 1, output_tokens: 2 })]);
+    expect((await admin(gateway, `/keys/${id}`, { method: "DELETE", headers: bearer })).status).toBe(200);
+    const config = JSON.stringify(await readJson(await admin(gateway, "/config", { headers: bearer })));
+    expect(config).not.toContain(ADMIN);
+    expect(config).not.toContain("AIza-admin-test-key-000000000000");
+    expect(config).toContain("bind_address");
+  });
+});
