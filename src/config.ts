@@ -25,6 +25,7 @@ export const configSchema = t.Object({
     description: "client password(s), sent as Authorization: Bearer; without one jellycli only binds to loopback",
   })),
   admin_password: t.Optional(t.String({ minLength: 8, description: "password of the admin API (/admin/api); without one it answers only on a loopback-bound gateway" })),
+  metrics_token: t.Optional(t.String({ minLength: 16, description: "Bearer token for GET /metrics (scrapers); the admin password works too" })),
   bind_address: t.String({ default: "127.0.0.1:7878", pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$", description: "host:port to listen on ([::1]:7878 for IPv6)" }),
   credentials_dir: t.String({ default: "./credentials", minLength: 1, description: "folder of OAuth credential files (*.json), watched for changes" }),
   state_file: t.String({ default: "./creds_state.toml", minLength: 1, description: "per-credential state: counters, cooldowns, reasons" }),
@@ -103,7 +104,7 @@ export interface LoadedConfig {
 
 const keys = Object.keys(configSchema.properties) as (keyof RawConfig)[];
 /** Never echoed back in an error message. */
-const SECRET_KEYS = new Set(["password", "admin_password", "gemini_api_keys", "api_keys"]);
+const SECRET_KEYS = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys"]);
 
 export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedConfig> {
   const cwd = sources.cwd ?? process.cwd();

@@ -24,6 +24,8 @@ export interface ExecutorDeps {
   fallbackModels?: Readonly<Record<string, string>>;
   /** Pauses between attempts; tests make them instant. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Told the outcome of every upstream call: "success" or the error's kind (metrics). */
+  onUpstream?: (pool: string, outcome: string) => void;
 }
 
 interface Routing {
@@ -144,7 +146,10 @@ export class Executor {
     } finally {
       // Runs on normal end, on error, and when the client goes away (return()).
       await iterator.return?.().catch(() => {});
-      if (!failed) attempt.backend.pool.report(attempt.credential.id, { kind: "success", model: attempt.model }, this.now());
+      if (!failed) {
+        attempt.backend.pool.report(attempt.credential.id, { kind: "success", model: attempt.model }, this.now());
+        this.deps.onUpstream?.(attempt.backend.name, "success");
+      }
       this.end();
     }
   }
@@ -174,7 +179,10 @@ export class Executor {
         const auth = reauthed ? await attempt.backend.reauth!(attempt.credential, input.signal) : await attempt.backend.auth(attempt.credential, input.signal);
         authenticated = true;
         const value = await call(attempt, auth);
-        if (!options.deferSuccess) attempt.backend.pool.report(attempt.credential.id, { kind: "success", model: attempt.model }, this.now());
+        if (!options.deferSuccess) {
+          attempt.backend.pool.report(attempt.credential.id, { kind: "success", model: attempt.model }, this.now());
+          this.deps.onUpstream?.(attempt.backend.name, "success");
+        }
         return { value, backend: attempt.backend.name, credential: attempt.credential.id, fallbackModel: attempts.fallbackModel };
       } catch (caught) {
         // Anything but a GatewayError is a bug of ours: no retry, the HTTP layer logs its stack.
@@ -235,6 +243,7 @@ export class Executor {
   }
 
   private report(attempt: Attempt, error: GatewayError): void {
+    this.deps.onUpstream?.(attempt.backend.name, error.kind);
     attempt.backend.pool.report(attempt.credential.id, outcomeOf(error, attempt.model), this.now());
   }
 

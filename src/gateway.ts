@@ -2,7 +2,8 @@
 // Shared by main.ts and the end-to-end tests, so both run exactly the same gateway.
 import { ConfigError, isLoopback, passwords, splitBindAddress, type Config } from "./config.ts";
 import { Executor } from "./executor.ts";
-import { createApp } from "./http/app.ts";
+import { createApp, surfaceOf } from "./http/app.ts";
+import { Metrics } from "./metrics.ts";
 import { createLogger, registerSecrets, type Logger } from "./log.ts";
 import { apiKeyCredentials, CredentialWatcher, loadCredentials, type Credential } from "./pool/credential.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
@@ -53,7 +54,7 @@ export function routableModels(config: Config): string[] {
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? createLogger(config.log_level);
   // Every secret the configuration names is masked in anything jellycli writes or answers.
-  registerSecrets([...passwords(config), config.admin_password, ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
+  registerSecrets([...passwords(config), config.admin_password, config.metrics_token, ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
   const now = options.now ?? Date.now;
   const fetchImpl = options.fetch ?? globalThis.fetch;
 
@@ -113,20 +114,30 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const usage = new UsageRecorder(db, now());
   const anonymousUser = passwords(config).length > 0 ? "password" : "-";
   // Requests that reached a model (refusals before the body was read are not usage).
+  const metrics = new Metrics();
   const countUsage = (trace: RequestTrace, status: number) => {
     if (trace.model === undefined) return;
+    metrics.request(surfaceOf(trace.path), trace.model, status, (performance.now() - trace.started) / 1000,
+      trace.ttftMs === undefined ? undefined : trace.ttftMs / 1000, trace.usage, trace.keyId);
     usage.record({
       at: now(), keyId: trace.keyId ?? anonymousUser, credential: trace.credential ?? "-", model: trace.model, status,
       input: trace.usage?.input ?? 0, output: trace.usage?.output ?? 0, cached: trace.usage?.cached ?? 0,
     });
   };
+  const credentialGauge = () => [...backends.values()].flatMap((backend) => {
+    const summary = backend.pool.summary(now());
+    return (["active", "suspected", "cooling", "disabled", "invalid"] as const).map((state) => ({ pool: backend.name, state, count: summary[state] }));
+  });
   const router = createRouter({
     geminiOrder: config.gemini_upstream_order.filter((name) => backends.has(name)),
     openAIUpstreams: config.openai_upstreams,
     knownGeminiModels: new Set([...GEMINI_CLI_MODELS, ...config.models]),
     defaultModel: config.default_model,
   });
-  const executor = new Executor({ backends, router, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models });
+  const executor = new Executor({
+    backends, router, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models,
+    onUpstream: (pool, outcome) => metrics.upstreamOutcome(pool, outcome),
+  });
   const healthChecker = new HealthChecker({ backends: [...backends.values()], intervalMs: config.health_check_interval_ms, busy: () => executor.busy, log, now });
   const watcher = new CredentialWatcher(config.credentials_dir, ({ credentials: next, problems: bad }) => {
     for (const { file, problem } of bad) log.warn("skipping credential file", { file, problem });
@@ -147,6 +158,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     config: config as unknown as Record<string, unknown>,
     clientAddress: (request) => server?.requestIP(request)?.address ?? "unknown",
     onKeysChanged: () => keys.reload(),
+    metricsToken: config.metrics_token,
+    metrics: () => metrics.render(credentialGauge(), process.memoryUsage().rss),
     corsOrigins: config.cors_origins,
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),

@@ -28,6 +28,8 @@ export interface RequestTrace {
   usage?: TokenUsage;
   /** The client key the request authenticated with (usage is kept per key). */
   keyId?: string;
+  /** Streams: ms from the request to the first upstream chunk. */
+  ttftMs?: number;
   clientRequest?: unknown;
   upstreamRequest?: string;
   upstreamResponse?: string;

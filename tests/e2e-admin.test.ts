@@ -2,6 +2,7 @@
 // check, loopback-only without an admin_password), credentials with operator actions the traffic
 // then obeys, client keys, usage, and the configuration with every secret masked.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { MockGoogle } from "./mock/google.ts";
 import { addReadyAccount, chat, makeWorkspace, readJson, startGateway, testConfig, type Running, type Workspace } from "./helpers.ts";
 
@@ -109,3 +110,33 @@ describe("admin data", () => {
     expect(config).toContain("bind_address");
   });
 });
+
+describe("/metrics", () => {
+  test("Prometheus text a real parser reads: requests, tokens, upstream outcomes, credentials, streams, memory; no secret in it", async () => {
+    const token = "scrape-token-0123456789";
+    const gateway = await start({ admin_password: ADMIN, metrics_token: token, password: "client-pw-1234" });
+    const client = { authorization: "Bearer client-pw-1234" };
+    expect((await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, client)).status).toBe(200);
+    const streamed = await chat(gateway.url, { model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "hi" }] }, client);
+    await streamed.text();
+    expect((await fetch(`${gateway.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${gateway.url}/metrics`, { headers: client })).status).toBe(401);
+    const response = await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const families = Object.fromEntries(parsePrometheusTextFormat(text).map((family) => [family.name, family]));
+    expect(families.jellycli_requests_total!.metrics).toContainEqual({ labels: { surface: "openai", model: "gemini-2.5-flash", status: "200" }, value: "2" });
+    expect(families.jellycli_tokens_total!.metrics).toContainEqual({ labels: { model: "gemini-2.5-flash", type: "output" }, value: "4" });
+    expect(families.jellycli_upstream_requests_total!.metrics).toContainEqual({ labels: { pool: "codeassist", outcome: "success" }, value: "2" });
+    expect(families.jellycli_credentials!.metrics).toContainEqual({ labels: { pool: "codeassist", state: "active" }, value: "2" });
+    expect(families.jellycli_request_duration_seconds!.type).toBe("HISTOGRAM");
+    // (This parser keeps a labelled histogram's buckets but not its _count line; the raw text has it.)
+    expect(families.jellycli_time_to_first_token_seconds!.metrics[0]!.buckets!["+Inf"]).toBe("1");
+    expect(text).toContain('jellycli_time_to_first_token_seconds_count{surface="openai"} 1');
+    expect(families.jellycli_open_streams!.metrics[0]!.value).toBe("0");
+    expect(Number(families.process_resident_memory_bytes!.metrics[0]!.value)).toBeGreaterThan(1_000_000);
+    for (const secret of ["client-pw-1234", ADMIN, token, "ya29.", "a.json", "b.json"]) expect(text).not.toContain(secret);
+    expect((await fetch(`${gateway.url}/metrics`, { headers: bearer })).status).toBe(200);
+  });
+});
+

@@ -57,7 +57,7 @@ export function gate(handler: (request: Request, url: URL) => Response | Promise
       return new Response(null, { status: 204, headers: { ...cors, "access-control-allow-methods": "GET, POST, OPTIONS", "access-control-allow-headers": request.headers.get("access-control-request-headers") ?? ALLOWED_HEADERS, "access-control-max-age": "600" } });
     }
     // The admin API has its own authentication (routes/admin.ts).
-    if (!open && !PUBLIC_PATHS.has(url.pathname) && !url.pathname.startsWith("/admin/")) {
+    if (!open && !PUBLIC_PATHS.has(url.pathname) && !url.pathname.startsWith("/admin/") && url.pathname !== "/metrics") {
       const candidates = presentedPasswords(request.headers, url);
       if (candidates.length === 0) {
         return refuse(new GatewayError({ status: 401, code: "missing_api_key", message: "Missing password: send it as `Authorization: Bearer <password>` (or `x-goog-api-key` / `?key=` for Gemini clients)." }));

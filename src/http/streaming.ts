@@ -33,6 +33,7 @@ export async function streamedAnswer(executor: Executor, input: ExecuteRequest, 
   if (!parseModelName(input.model).fakeStream) {
     const served = await executor.stream(trace ? { ...input, onChunk: (chunk) => countTokens(chunk, trace) } : input);
     recordServed(trace, served);
+    if (trace) trace.ttftMs = performance.now() - trace.started;
     return { chunks: served.value, headers: fallbackHeader(served), keepaliveMs: timing.keepaliveMs, primeKeepalive: false };
   }
   const answer = executor.generate(input).then((served) => {

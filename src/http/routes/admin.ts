@@ -26,6 +26,9 @@ export interface AdminDeps {
   clientAddress: (request: Request) => string;
   /** After a key was created or revoked here, so the gateway uses it at once. */
   onKeysChanged?: () => void;
+  /** GET /metrics: the Prometheus text, and a token scrapers may use instead of the admin password. */
+  metrics?: () => string;
+  metricsToken?: string;
   now: () => number;
 }
 
@@ -33,7 +36,7 @@ const COOKIE = "jellycli_admin";
 const SESSION_MS = 12 * 3_600_000;
 const LOCKOUT_WINDOW_MS = 15 * 60_000;
 const LOCKOUT_FAILURES = 5;
-const SECRET_KEYS = new Set(["password", "admin_password", "gemini_api_keys", "api_keys"]);
+const SECRET_KEYS = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys"]);
 
 export function adminRoutes(deps: AdminDeps) {
   const sessions = new Map<string, number>();
@@ -65,7 +68,14 @@ export function adminRoutes(deps: AdminDeps) {
     throw new GatewayError({ status: 404, code: "not_found", message: `No credential ${id}.` });
   };
 
-  return new Elysia({ name: "routes.admin", prefix: "/admin/api" })
+  const scraper = deps.metricsToken ? passwordMatcher([deps.metricsToken]) : () => false;
+  const metrics = new Elysia({ name: "routes.metrics" }).get("/metrics", ({ request }) => {
+    const bearer = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (!(bearer && scraper(bearer))) authenticate(request);
+    return new Response(deps.metrics?.() ?? "", { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+  });
+
+  return new Elysia({ name: "routes.admin" }).use(metrics).group("/admin/api", (api) => api
     .post("/login", ({ body, request, set }) => {
       if (!enabled) authenticate(request);
       const address = deps.clientAddress(request);
@@ -172,7 +182,7 @@ export function adminRoutes(deps: AdminDeps) {
     .get("/config", ({ request }) => {
       authenticate(request);
       return { config: maskSecrets(deps.config) };
-    });
+    }));
 }
 
 function publicKey(record: ReturnType<typeof listKeys>[number]) {
