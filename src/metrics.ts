@@ -31,7 +31,18 @@ class Histogram {
 }
 
 const label = (value: string) => value.replace(/[\\"\n]/g, (char) => (char === "\n" ? "\\n" : `\\${char}`));
-const labels = (pairs: Record<string, string>) => Object.entries(pairs).map(([name, value]) => `${name}="${label(value)}"`).join(",");
+const rendered = new Map<string, string>();
+/** Label sets rendered once and remembered: the request path pays a map lookup, not string work. */
+const labels = (pairs: Record<string, string>) => {
+  let key = "";
+  for (const name in pairs) key += `${name}\u0000${pairs[name]}\u0001`;
+  let text = rendered.get(key);
+  if (text === undefined) {
+    text = Object.entries(pairs).map(([name, value]) => `${name}="${label(value)}"`).join(",");
+    if (rendered.size < 10_000) rendered.set(key, text);
+  }
+  return text;
+};
 
 function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
