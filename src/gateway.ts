@@ -4,6 +4,7 @@ import { ConfigError, isLoopback, passwords, splitBindAddress, type Config } fro
 import { Executor } from "./executor.ts";
 import { createApp, surfaceOf } from "./http/app.ts";
 import { Metrics } from "./metrics.ts";
+import { LogTail } from "./log-tail.ts";
 import { createLogger, registerSecrets, type Logger } from "./log.ts";
 import { apiKeyCredentials, CredentialWatcher, loadCredentials, type Credential } from "./pool/credential.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
@@ -115,7 +116,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const anonymousUser = passwords(config).length > 0 ? "password" : "-";
   // Requests that reached a model (refusals before the body was read are not usage).
   const metrics = new Metrics();
+  const tail = new LogTail();
   const countUsage = (trace: RequestTrace, status: number) => {
+    // The admin page's own polling would drown what it shows.
+    if (!trace.path.startsWith("/admin/")) tail.push({
+      at: new Date().toISOString(), method: trace.method, path: trace.path, status, model: trace.model, upstream: trace.backend,
+      credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens,
+    });
     if (trace.model === undefined) return;
     metrics.request(surfaceOf(trace.path), trace.model, status, (performance.now() - trace.started) / 1000,
       trace.ttftMs === undefined ? undefined : trace.ttftMs / 1000, trace.usage, trace.keyId);
@@ -159,6 +166,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     clientAddress: (request) => server?.requestIP(request)?.address ?? "unknown",
     onKeysChanged: () => keys.reload(),
     metricsToken: config.metrics_token,
+    tail,
     metrics: () => metrics.render(credentialGauge(), process.memoryUsage().rss),
     corsOrigins: config.cors_origins,
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,

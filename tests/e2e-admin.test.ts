@@ -111,6 +111,28 @@ describe("admin data", () => {
   });
 });
 
+describe("the request log tail", () => {
+  test("GET /logs pages by cursor; /logs/stream sends new lines as they happen; no secret in either", async () => {
+    const gateway = await start({ admin_password: ADMIN, password: "client-pw-1234" });
+    const client = { authorization: "Bearer client-pw-1234" };
+    await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, client)).text();
+    await (await fetch(`${gateway.url}/v1/models?key=client-pw-1234`)).text();
+    const page = await readJson(await admin(gateway, "/logs", { headers: bearer }));
+    expect(page.entries.map((entry: any) => [entry.method, entry.path, entry.status])).toEqual([["POST", "/v1/chat/completions", 200], ["GET", "/v1/models", 200]]);
+    expect(page.entries[0]).toMatchObject({ model: "gemini-2.5-flash", upstream: "codeassist" });
+    expect((await readJson(await admin(gateway, `/logs?after=${page.cursor}`, { headers: bearer }))).entries).toEqual([]);
+    const controller = new AbortController();
+    const live = await admin(gateway, "/logs/stream", { headers: bearer, signal: controller.signal });
+    const reader = live.body!.getReader();
+    await (await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "again" }] }, client)).text();
+    let text = "";
+    while (!text.includes("gemini-2.5-pro")) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toMatch(/^: keep-alive\n\ndata: \{"cursor":\d+/);
+    controller.abort();
+    expect(JSON.stringify(page) + text).not.toContain("client-pw-1234");
+  });
+});
+
 describe("/metrics", () => {
   test("Prometheus text a real parser reads: requests, tokens, upstream outcomes, credentials, streams, memory; no secret in it", async () => {
     const token = "scrape-token-0123456789";

@@ -14,6 +14,9 @@ import type { Pool } from "../../pool/pool.ts";
 import { BUDGET_PERIODS, createKey, listKeys, revokeKey, type BudgetPeriod } from "../../store/keys.ts";
 import { USAGE_GROUPS, usageReport, type UsageGroup } from "../../store/usage.ts";
 import { passwordMatcher } from "../auth.ts";
+import type { LogTail, TailEntry } from "../../log-tail.ts";
+import { sseFraming, streamResponse } from "../stream-response.ts";
+import { toOpenAIErrorBody } from "../errors.ts";
 
 export interface AdminDeps {
   /** None: the admin surface exists only when `adminOpen` (a loopback-bound gateway). */
@@ -29,6 +32,8 @@ export interface AdminDeps {
   /** GET /metrics: the Prometheus text, and a token scrapers may use instead of the admin password. */
   metrics?: () => string;
   metricsToken?: string;
+  /** The last request summaries (GET /logs, /logs/stream). */
+  tail?: LogTail;
   now: () => number;
 }
 
@@ -182,6 +187,16 @@ export function adminRoutes(deps: AdminDeps) {
     .get("/config", ({ request }) => {
       authenticate(request);
       return { config: maskSecrets(deps.config) };
+    })
+    .get("/logs", ({ query, request }) => {
+      authenticate(request);
+      const entries = deps.tail?.after(Number(query.after ?? 0) || 0) ?? [];
+      return { entries, cursor: entries.at(-1)?.cursor ?? Number(query.after ?? 0) };
+    })
+    .get("/logs/stream", ({ request }) => {
+      authenticate(request);
+      // A first keep-alive sends the headers at once: nothing else may come for a while.
+      return streamResponse(liveTail(deps.tail, request.signal), sseFraming<TailEntry>(toOpenAIErrorBody), { keepaliveMs: 15_000, primeKeepalive: true });
     }));
 }
 
@@ -208,3 +223,25 @@ function cookieOf(request: Request, name: string): string | undefined {
   }
   return undefined;
 }
+
+/** New summaries as they happen, until the client goes away. */
+async function* liveTail(tail: LogTail | undefined, signal: AbortSignal): AsyncGenerator<TailEntry> {
+  if (!tail) return;
+  const queue: TailEntry[] = [];
+  let wake: (() => void) | undefined;
+  const stop = tail.listen((entry) => {
+    queue.push(entry);
+    wake?.();
+  });
+  signal.addEventListener("abort", () => wake?.(), { once: true });
+  try {
+    while (!signal.aborted) {
+      if (queue.length === 0) await new Promise<void>((resolve) => { wake = resolve; });
+      wake = undefined;
+      while (queue.length > 0) yield queue.shift()!;
+    }
+  } finally {
+    stop();
+  }
+}
+
