@@ -6,7 +6,9 @@ import { createApp, surfaceOf } from "./http/app.ts";
 import { Metrics } from "./metrics.ts";
 import { LogTail } from "./log-tail.ts";
 import { createLogger, registerSecrets, type Logger } from "./log.ts";
-import { apiKeyCredentials, CredentialWatcher, loadCredentials, type Credential } from "./pool/credential.ts";
+import { addCredentialFile, apiKeyCredentials, CredentialWatcher, loadCredentials, moveCredentialAside, parseCredential, type Credential } from "./pool/credential.ts";
+import { join } from "node:path";
+import { GatewayError } from "./hub.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
 import { createRouter, GEMINI_CLI_MODELS } from "./router.ts";
 import { listedModelNames } from "./models.ts";
@@ -165,6 +167,31 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     config: config as unknown as Record<string, unknown>,
     clientAddress: (request) => server?.requestIP(request)?.address ?? "unknown",
     onKeysChanged: () => keys.reload(),
+    addCredentialFile: async (fileName, content) => {
+      const parsed = parseCredential(fileName, join(config.credentials_dir, fileName), JSON.stringify(content));
+      if (typeof parsed === "string") throw GatewayError.invalidRequest(`The credential file is not usable: ${parsed}.`, "credential");
+      if (pool.all().some((existing) => existing.fingerprint === parsed.fingerprint)) {
+        throw new GatewayError({ status: 409, code: "conflict", message: "This account is already in the pool (the same refresh token)." });
+      }
+      // Checked before it is saved: Google must accept the token, and the account must be able to use Code Assist.
+      const backend = backends.get("codeassist")!;
+      let info;
+      try {
+        info = await backend.probe(parsed);
+      } catch (error) {
+        throw GatewayError.invalidRequest(`Google refused this credential: ${(error as Error).message}`, "credential");
+      }
+      if (!(await addCredentialFile(config.credentials_dir, fileName, parsed.raw))) {
+        throw new GatewayError({ status: 409, code: "conflict", message: `${fileName} already exists in the credentials folder.` });
+      }
+      await watcher.poll();
+      return { id: fileName, ...info };
+    },
+    removeCredential: async (id) => {
+      if (!pool.has(id)) throw GatewayError.invalidRequest(`${id} is an API key from the configuration; remove it there.`);
+      await moveCredentialAside(config.credentials_dir, id);
+      await watcher.poll();
+    },
     metricsToken: config.metrics_token,
     tail,
     metrics: () => metrics.render(credentialGauge(), process.memoryUsage().rss),

@@ -111,6 +111,32 @@ describe("admin data", () => {
   });
 });
 
+describe("adding and removing credentials", () => {
+  test("an uploaded OAuth file is checked with Google first, saved 0600 and used; a duplicate is 409; a refused one 400 and not saved; delete moves it aside", async () => {
+    const { existsSync, readdirSync, statSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const gateway = await start({ admin_password: ADMIN });
+    mock.addAccount({ name: "c", refreshToken: "1//refresh-c", project: "project-c", clientId: "test-client.apps.googleusercontent.com", clientSecret: "test-secret" });
+    const file = { refresh_token: "1//refresh-c", client_id: "test-client.apps.googleusercontent.com", client_secret: "test-secret", project_id: "project-c" };
+    const added = await admin(gateway, "/credentials", { method: "POST", headers: bearer, body: JSON.stringify({ file_name: "c.json", credential: file }) });
+    expect(added.status).toBe(201);
+    expect(await readJson(added)).toMatchObject({ id: "c.json", project: "project-c" });
+    expect(statSync(join(workspace.credentialsDir, "c.json")).mode & 0o777).toBe(0o600);
+    const again = await admin(gateway, "/credentials", { method: "POST", headers: bearer, body: JSON.stringify({ file_name: "c2.json", credential: file }) });
+    expect(again.status).toBe(409);
+    mock.addAccount({ name: "gone", refreshToken: "1//refresh-gone", project: "p", revoked: true, clientId: "test-client.apps.googleusercontent.com", clientSecret: "test-secret" });
+    const refused = await admin(gateway, "/credentials", { method: "POST", headers: bearer, body: JSON.stringify({ file_name: "gone.json", credential: { ...file, refresh_token: "1//refresh-gone" } }) });
+    expect(refused.status).toBe(400);
+    expect((await readJson(refused)).error.message).toContain("invalid_grant");
+    expect(existsSync(join(workspace.credentialsDir, "gone.json"))).toBe(false);
+    expect((await admin(gateway, "/credentials/a.json", { method: "DELETE", headers: bearer })).status).toBe(200);
+    expect(existsSync(join(workspace.credentialsDir, "a.json"))).toBe(false);
+    expect(readdirSync(join(workspace.credentialsDir, "removed"))[0]).toMatch(/^\d+-a\.json$/);
+    for (let index = 0; index < 4; index++) await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })).text();
+    expect(new Set(mock.generateCalls().map((call) => call.account))).toEqual(new Set(["b", "c"]));
+  });
+});
+
 describe("the request log tail", () => {
   test("GET /logs pages by cursor; /logs/stream sends new lines as they happen; no secret in either", async () => {
     const gateway = await start({ admin_password: ADMIN, password: "client-pw-1234" });

@@ -1,6 +1,6 @@
 // Credential files: jellycli's own format and Gemini CLI's oauth_creds.json, read from
 // credentials_dir and written back (after a refresh) atomically, in the format they came in.
-import { open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** Gemini CLI's installed-app OAuth client; public by design (docs/codeassist-protocol.md §10.1). */
@@ -247,3 +247,20 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
     throw error;
   }
 }
+
+/** A credential file added at run time (the admin API): written atomically, 0600; false if the name is taken. */
+export async function addCredentialFile(dir: string, fileName: string, raw: Record<string, unknown>): Promise<boolean> {
+  const path = join(dir, fileName);
+  if (await stat(path).then(() => true, () => false)) return false;
+  await mkdir(dir, { recursive: true });
+  await writeFileAtomic(path, `${JSON.stringify(raw, null, 2)}\n`, 0o600);
+  return true;
+}
+
+/** A credential taken out of service: moved to `removed/` (0700), never destroyed. */
+export async function moveCredentialAside(dir: string, fileName: string, now = Date.now()): Promise<void> {
+  const removed = join(dir, "removed");
+  await mkdir(removed, { recursive: true, mode: 0o700 });
+  await rename(join(dir, fileName), join(removed, `${now}-${fileName}`));
+}
+

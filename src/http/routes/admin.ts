@@ -34,6 +34,10 @@ export interface AdminDeps {
   metricsToken?: string;
   /** The last request summaries (GET /logs, /logs/stream). */
   tail?: LogTail;
+  /** Checks an OAuth credential file (a token refresh and loadCodeAssist) and saves it; throws why not. */
+  addCredentialFile?: (fileName: string, content: unknown) => Promise<{ id: string; email?: string; project?: string; tier?: string }>;
+  /** Stops using a credential; an OAuth file is moved aside, never destroyed. */
+  removeCredential?: (id: string) => Promise<void>;
   now: () => number;
 }
 
@@ -132,6 +136,24 @@ export function adminRoutes(deps: AdminDeps) {
       const { pool } = credential(params.id);
       pool.report(params.id, { kind: "operator", action: disabled ? "disable" : "enable" }, deps.now());
       return { id: params.id, state: pool.state(params.id).status };
+    })
+    .post("/credentials", async ({ body, request, set }) => {
+      guardChange(request);
+      const input = (body ?? {}) as { file_name?: unknown; credential?: unknown };
+      if (typeof input.file_name !== "string" || !/^[\w.@+-]{1,100}\.json$/.test(input.file_name)) {
+        throw GatewayError.invalidRequest("`file_name` must be a plain file name ending in .json.", "file_name");
+      }
+      if (typeof input.credential !== "object" || input.credential === null) throw GatewayError.invalidRequest("`credential` must be the OAuth credential file's JSON object.", "credential");
+      if (!deps.addCredentialFile) throw new GatewayError({ status: 501, message: "Adding credentials is not available here." });
+      set.status = 201;
+      return await deps.addCredentialFile(input.file_name, input.credential);
+    })
+    .delete("/credentials/:id", async ({ params, request }) => {
+      guardChange(request);
+      credential(params.id);
+      if (!deps.removeCredential) throw new GatewayError({ status: 501, message: "Removing credentials is not available here." });
+      await deps.removeCredential(params.id);
+      return { id: params.id, removed: true };
     })
     .post("/credentials/:id/reset", ({ params, request }) => {
       guardChange(request);
