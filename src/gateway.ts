@@ -14,7 +14,7 @@ import { createRouter, GEMINI_CLI_MODELS } from "./router.ts";
 import { listedModelNames } from "./models.ts";
 import { GeminiApiUpstream } from "./upstreams/gemini-api.ts";
 import { OpenAICompatUpstream } from "./upstreams/openai-compat.ts";
-import { HealthChecker } from "./health-check.ts";
+import { HealthChecker, probeCredential } from "./health-check.ts";
 import { TokenSource } from "./pool/oauth.ts";
 import { Pool } from "./pool/pool.ts";
 import { isBlocked, type CredentialState } from "./pool/transitions.ts";
@@ -186,6 +186,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       }
       await watcher.poll();
       return { id: fileName, ...info };
+    },
+    probeCredential: async (id) => {
+      for (const backend of backends.values()) {
+        const member = backend.pool.all().find((candidate) => candidate.id === id);
+        if (member) await probeCredential(backend, member, now);
+      }
     },
     removeCredential: async (id) => {
       if (!pool.has(id)) throw GatewayError.invalidRequest(`${id} is an API key from the configuration; remove it there.`);

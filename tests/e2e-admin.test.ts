@@ -80,7 +80,9 @@ describe("admin data", () => {
     expect(mock.generateCalls().map((call) => call.account)).toEqual(["b", "b", "b"]);
     const after = await readJson(await admin(gateway, "/credentials", { headers: bearer }));
     expect(after.credentials[0]).toMatchObject({ id: "a.json", state: "disabled", reason: "disabled by the operator" });
-    expect((await admin(gateway, "/credentials/a.json/reset", { method: "POST", headers: bearer })).status).toBe(200);
+    const reset = await admin(gateway, "/credentials/a.json/reset", { method: "POST", headers: bearer });
+    expect(await readJson(reset)).toMatchObject({ id: "a.json", state: "active", reason: null });
+    expect(mock.calls.some((call) => call.path === "/v1internal:loadCodeAssist" && call.account === "a")).toBe(true); // probed after the reset
     await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })).text();
     await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })).text();
     expect(mock.generateCalls().map((call) => call.account)).toContain("a");
@@ -103,6 +105,10 @@ describe("admin data", () => {
     expect(JSON.stringify(keys)).not.toContain(key);
     const usage = await readJson(await admin(gateway, "/usage?group_by=key,model", { headers: bearer }));
     expect(usage.rows).toEqual([expect.objectContaining({ key: id, model: "gemini-2.5-flash", requests: 1, input_tokens: 1, output_tokens: 2 })]);
+    const edited = await admin(gateway, `/keys/${id}`, { method: "PATCH", headers: bearer, body: JSON.stringify({ models: ["gemini-2.5-pro"], rpm: null }) });
+    expect(await readJson(edited)).toMatchObject({ id, models: ["gemini-2.5-pro"], rpm: null });
+    // The edit applies at once: flash is no longer allowed for this key.
+    expect((await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, { authorization: `Bearer ${key}` })).status).toBe(403);
     expect((await admin(gateway, `/keys/${id}`, { method: "DELETE", headers: bearer })).status).toBe(200);
     const config = JSON.stringify(await readJson(await admin(gateway, "/config", { headers: bearer })));
     expect(config).not.toContain(ADMIN);

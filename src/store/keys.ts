@@ -70,6 +70,35 @@ export function listKeys(db: Database): KeyRecord[] {
     }));
 }
 
+export interface KeyChanges {
+  name?: string;
+  models?: string[] | null;
+  rpm?: number | null;
+  tokenBudget?: number | null;
+  budgetPeriod?: BudgetPeriod;
+  expiresAt?: number | null;
+  disabled?: boolean;
+}
+
+/** Edits a key's limits; false when there is no such (unrevoked) key. */
+export function updateKey(db: Database, id: string, changes: KeyChanges): boolean {
+  const sets: string[] = [];
+  const values: (string | number | null)[] = [];
+  const set = (column: string, value: string | number | null) => {
+    sets.push(`${column} = ?`);
+    values.push(value);
+  };
+  if (changes.name !== undefined) set("name", changes.name);
+  if (changes.models !== undefined) set("models", changes.models === null ? null : JSON.stringify(changes.models));
+  if (changes.rpm !== undefined) set("rpm", changes.rpm);
+  if (changes.tokenBudget !== undefined) set("token_budget", changes.tokenBudget);
+  if (changes.budgetPeriod !== undefined) set("budget_period", changes.budgetPeriod);
+  if (changes.expiresAt !== undefined) set("expires_at", changes.expiresAt);
+  if (changes.disabled !== undefined) set("disabled", changes.disabled ? 1 : 0);
+  if (sets.length === 0) return listKeys(db).some((record) => record.id === id && record.revoked_at === null);
+  return db.run(`UPDATE client_keys SET ${sets.join(", ")} WHERE id = ? AND revoked_at IS NULL`, [...values, id]).changes > 0;
+}
+
 export function revokeKey(db: Database, id: string, now = Date.now()): boolean {
   return db.run("UPDATE client_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, id]).changes > 0;
 }

@@ -11,7 +11,7 @@ import { Elysia } from "elysia";
 import { GatewayError } from "../../hub.ts";
 import { mask } from "../../log.ts";
 import type { Pool } from "../../pool/pool.ts";
-import { BUDGET_PERIODS, createKey, listKeys, revokeKey, type BudgetPeriod } from "../../store/keys.ts";
+import { BUDGET_PERIODS, createKey, listKeys, revokeKey, updateKey, type BudgetPeriod, type KeyChanges } from "../../store/keys.ts";
 import { USAGE_GROUPS, usageReport, type UsageGroup } from "../../store/usage.ts";
 import { passwordMatcher } from "../auth.ts";
 import type { LogTail, TailEntry } from "../../log-tail.ts";
@@ -38,6 +38,8 @@ export interface AdminDeps {
   addCredentialFile?: (fileName: string, content: unknown) => Promise<{ id: string; email?: string; project?: string; tier?: string }>;
   /** Stops using a credential; an OAuth file is moved aside, never destroyed. */
   removeCredential?: (id: string) => Promise<void>;
+  /** Probes a credential now (token + a cheap call) and records the result in its pool. */
+  probeCredential?: (id: string) => Promise<void>;
   now: () => number;
 }
 
@@ -155,11 +157,14 @@ export function adminRoutes(deps: AdminDeps) {
       await deps.removeCredential(params.id);
       return { id: params.id, removed: true };
     })
-    .post("/credentials/:id/reset", ({ params, request }) => {
+    .post("/credentials/:id/reset", async ({ params, request }) => {
       guardChange(request);
       const { pool } = credential(params.id);
       pool.report(params.id, { kind: "operator", action: "reset" }, deps.now());
-      return { id: params.id, state: pool.state(params.id).status };
+      // Then see whether it works now: a refused one goes straight back to invalid / disabled.
+      await deps.probeCredential?.(params.id);
+      const state = pool.state(params.id);
+      return { id: params.id, state: state.status, reason: state.disabled_reason ?? null };
     })
     .get("/keys", ({ request }) => {
       authenticate(request);
@@ -186,6 +191,41 @@ export function adminRoutes(deps: AdminDeps) {
       deps.onKeysChanged?.();
       set.status = 201;
       return { ...publicKey(created.record), key: created.key };
+    })
+    .patch("/keys/:id", ({ params, body, request }) => {
+      guardChange(request);
+      const input = (body ?? {}) as Record<string, unknown>;
+      const changes: KeyChanges = {};
+      if (input.name !== undefined) {
+        if (typeof input.name !== "string" || input.name.trim() === "") throw GatewayError.invalidRequest("`name` must be a non-empty string.", "name");
+        changes.name = input.name.trim();
+      }
+      if (input.models !== undefined) {
+        if (input.models !== null && (!Array.isArray(input.models) || !input.models.every((model) => typeof model === "string"))) throw GatewayError.invalidRequest("`models` must be a list of names or null.", "models");
+        changes.models = input.models as string[] | null;
+      }
+      for (const [field, target] of [["rpm", "rpm"], ["token_budget", "tokenBudget"]] as const) {
+        const value = input[field];
+        if (value === undefined) continue;
+        if (value !== null && (typeof value !== "number" || !Number.isInteger(value) || value < 1)) throw GatewayError.invalidRequest(`\`${field}\` must be a positive whole number or null.`, field);
+        changes[target] = value as number | null;
+      }
+      if (input.budget_period !== undefined) {
+        if (!BUDGET_PERIODS.includes(input.budget_period as BudgetPeriod)) throw GatewayError.invalidRequest(`\`budget_period\` must be one of: ${BUDGET_PERIODS.join(", ")}.`, "budget_period");
+        changes.budgetPeriod = input.budget_period as BudgetPeriod;
+      }
+      if (input.expires_at !== undefined) {
+        const at = input.expires_at === null ? null : typeof input.expires_at === "string" ? Date.parse(input.expires_at) : Number.NaN;
+        if (at !== null && Number.isNaN(at)) throw GatewayError.invalidRequest("`expires_at` must be a date or null.", "expires_at");
+        changes.expiresAt = at;
+      }
+      if (input.disabled !== undefined) {
+        if (typeof input.disabled !== "boolean") throw GatewayError.invalidRequest("`disabled` must be true or false.", "disabled");
+        changes.disabled = input.disabled;
+      }
+      if (!updateKey(deps.db, params.id, changes)) throw new GatewayError({ status: 404, code: "not_found", message: `No active key ${params.id}.` });
+      deps.onKeysChanged?.();
+      return publicKey(listKeys(deps.db).find((record) => record.id === params.id)!);
     })
     .delete("/keys/:id", ({ params, request }) => {
       guardChange(request);
