@@ -18,6 +18,11 @@ export interface HealthDeps {
 export function healthRoutes(deps: HealthDeps) {
   const matches = passwordMatcher(deps.passwords);
   return new Elysia({ name: "routes.health" })
+    // What this is, for a person who opens the address in a browser (the admin page comes later).
+    .get("/", () => ({
+      name: "jellycli", version: deps.version,
+      endpoints: ["POST /v1/chat/completions", "GET /v1/models", "POST /v1beta/models/{model}:generateContent | :streamGenerateContent | :countTokens", "GET /v1beta/models", "GET /health", "GET /metrics", "/admin/api/…"],
+    }))
     .get("/health", ({ request }) => {
       const authorised = deps.passwords.length === 0 || presentedPasswords(request.headers, new URL(request.url)).some(matches);
       const now = deps.now();
