@@ -122,7 +122,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const countUsage = (trace: RequestTrace, status: number) => {
     // The admin page's own polling would drown what it shows.
     if (!trace.path.startsWith("/admin/")) tail.push({
-      at: new Date().toISOString(), method: trace.method, path: trace.path, status, model: trace.model, upstream: trace.backend,
+      at: Date.now(), method: trace.method, path: trace.path, status, model: trace.model, upstream: trace.backend,
       credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens,
     });
     if (trace.model === undefined) return;

@@ -3,7 +3,8 @@
 // the live SSE tail. Holds what the access log line holds — never a secret.
 export interface TailEntry {
   cursor: number;
-  at: string;
+  /** Epoch ms. */
+  at: number;
   method: string;
   path: string;
   status: number;
@@ -15,22 +16,27 @@ export interface TailEntry {
 }
 
 export class LogTail {
-  private readonly entries: TailEntry[] = [];
+  /** A ring: slot `cursor % capacity` holds entry `cursor` (no shifting on the request path). */
+  private readonly ring: (TailEntry | undefined)[];
   private next = 1;
   private readonly listeners = new Set<(entry: TailEntry) => void>();
 
-  constructor(private readonly capacity = 1000) {}
+  constructor(private readonly capacity = 1000) {
+    this.ring = new Array(capacity);
+  }
 
   push(entry: Omit<TailEntry, "cursor">): void {
-    const full = { cursor: this.next++, ...entry };
-    this.entries.push(full);
-    if (this.entries.length > this.capacity) this.entries.shift();
-    for (const listener of this.listeners) listener(full);
+    const full = { cursor: this.next, ...entry };
+    this.ring[this.next % this.capacity] = full;
+    this.next++;
+    if (this.listeners.size > 0) for (const listener of this.listeners) listener(full);
   }
 
   /** Entries after `cursor`, oldest first. */
   after(cursor = 0): TailEntry[] {
-    return this.entries.filter((entry) => entry.cursor > cursor);
+    const entries: TailEntry[] = [];
+    for (let at = Math.max(cursor + 1, this.next - this.capacity); at < this.next; at++) entries.push(this.ring[at % this.capacity]!);
+    return entries;
   }
 
   listen(listener: (entry: TailEntry) => void): () => void {

@@ -67,8 +67,22 @@ export class UsageRecorder {
     return spent.total;
   }
 
+  private dayStart = 0;
+  private dayEnd = 0;
+  private dayText = "";
+
+  /** The UTC day of `at`, formatted once per day rather than once per request. */
+  private dayOf(at: number): string {
+    if (at < this.dayStart || at >= this.dayEnd) {
+      this.dayStart = at - (at % 86_400_000);
+      this.dayEnd = this.dayStart + 86_400_000;
+      this.dayText = new Date(this.dayStart).toISOString().slice(0, 10);
+    }
+    return this.dayText;
+  }
+
   record(event: UsageEvent): void {
-    const day = new Date(event.at).toISOString().slice(0, 10);
+    const day = this.dayOf(event.at);
     const tokens = event.input + event.output;
     const spent = this.spent.get(event.keyId) ?? { day, dayTokens: 0, month: day.slice(0, 7), monthTokens: 0, total: 0 };
     if (spent.day !== day) Object.assign(spent, { day, dayTokens: 0 });
