@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { MockGoogle } from "./mock/google.ts";
+import { createLogger } from "../src/log.ts";
 import { addReadyAccount, chat, makeWorkspace, readJson, startGateway, testConfig, type Running, type Workspace } from "./helpers.ts";
 
 const ADMIN = "admin-password-123";
@@ -191,6 +192,26 @@ describe("/metrics", () => {
     expect(Number(families.process_resident_memory_bytes!.metrics[0]!.value)).toBeGreaterThan(1_000_000);
     for (const secret of ["client-pw-1234", ADMIN, token, "ya29.", "a.json", "b.json"]) expect(text).not.toContain(secret);
     expect((await fetch(`${gateway.url}/metrics`, { headers: bearer })).status).toBe(200);
+  });
+});
+
+describe("secrets around the admin API", () => {
+  test("no admin password, session cookie, client key or token appears in any log line, even at debug", async () => {
+    const lines: string[] = [];
+    const gateway = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0, admin_password: ADMIN, log_level: "debug" }), createLogger("debug", (line) => lines.push(line)));
+    running.push(gateway);
+    const login = await admin(gateway, "/login", { method: "POST", body: JSON.stringify({ password: ADMIN }) });
+    const session = login.headers.get("set-cookie")!.split(";")[0]!;
+    await admin(gateway, "/login", { method: "POST", body: JSON.stringify({ password: "wrong-password-1" }) });
+    const { key } = await readJson(await admin(gateway, "/keys", { method: "POST", headers: { cookie: session }, body: JSON.stringify({ name: "logged" }) }));
+    await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, { authorization: `Bearer ${key}` })).text();
+    await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] }, { authorization: `Bearer jk-${"y".repeat(43)}` })).text();
+    await admin(gateway, "/credentials", { headers: { cookie: session } });
+    await Bun.sleep(50);
+    const log = lines.join("");
+    expect(log).toContain("request");
+    for (const secret of [ADMIN, "wrong-password-1", session.split("=")[1]!, key, `jk-${"y".repeat(43)}`]) expect(log).not.toContain(secret);
+    expect(log).not.toMatch(/ya29\.mock-[a-z]+-\d+-\w{8}/);
   });
 });
 
