@@ -36,6 +36,9 @@ describe("admin authentication", () => {
     expect((await admin(gateway, "/credentials")).status).toBe(401);
     expect((await admin(gateway, "/credentials", { headers: { authorization: "Bearer client-pw" } })).status).toBe(401);
     expect((await admin(gateway, "/credentials", { headers: bearer })).status).toBe(200);
+    // /health's per-credential details are the administrator's too.
+    expect((await readJson(await fetch(`${gateway.url}/health`, { headers: { authorization: "Bearer client-pw" } }))).details).toBeUndefined();
+    expect((await readJson(await fetch(`${gateway.url}/health`, { headers: bearer }))).details).toHaveLength(2);
     const login = await admin(gateway, "/login", { method: "POST", body: JSON.stringify({ password: ADMIN }) });
     expect(login.status).toBe(200);
     const cookie = login.headers.get("set-cookie")!;

@@ -12,7 +12,7 @@ import { healthRoutes, type HealthDeps } from "./routes/health.ts";
 import { chatCompletionsHandler, openAIRoutes } from "./routes/openai.ts";
 import { geminiMethodHandler, geminiRoutes } from "./routes/gemini.ts";
 import { gate, keyOf } from "./gate.ts";
-import { adminRoutes, type AdminDeps } from "./routes/admin.ts";
+import { AdminAuth, adminRoutes, type AdminDeps } from "./routes/admin.ts";
 import { keyAllows, type KeyRing } from "../store/keys.ts";
 import { watchSilence } from "../ticker.ts";
 
@@ -37,15 +37,17 @@ export const MAX_JSON_DEPTH = 128;
 
 export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise<Response> } {
   const limits = { maxBytes: deps.maxBodyBytes, timeoutMs: deps.bodyReadTimeoutMs ?? BODY_READ_TIMEOUT_MS };
+  const adminAuth = new AdminAuth({ adminPassword: deps.adminPassword, adminOpen: deps.adminOpen ?? false, now: deps.now });
+  const health = deps.adminPassword ? { ...deps, isAdmin: (request: Request) => adminAuth.check(request) !== undefined } : deps;
   const app = new Elysia({ name: "jellycli" })
     .error({ GatewayError })
     // Routes behind the router (admin actions) may take no body at all.
     .onParse(({ request }) => (request.headers.get("content-length") === "0" || !request.body ? undefined : readJsonBody(request, limits)))
     .onError(({ code, error, request, path }) => renderError(code, error, request, path, deps.log))
-    .use(healthRoutes(deps))
+    .use(healthRoutes(health))
     .use(openAIRoutes(deps))
     .use(geminiRoutes(deps))
-    .use(deps.db ? adminRoutes({ ...deps, db: deps.db, adminOpen: deps.adminOpen ?? false, config: deps.config ?? {}, clientAddress: deps.clientAddress ?? (() => "unknown") }) : new Elysia());
+    .use(deps.db ? adminRoutes({ ...deps, db: deps.db, adminOpen: deps.adminOpen ?? false, config: deps.config ?? {}, clientAddress: deps.clientAddress ?? (() => "unknown") }, adminAuth) : new Elysia());
   const chat = chatCompletionsHandler(deps);
   const gemini = geminiMethodHandler(deps);
   // The two routes that carry the traffic are matched here, without a router in between; the

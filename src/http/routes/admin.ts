@@ -49,21 +49,38 @@ const LOCKOUT_WINDOW_MS = 15 * 60_000;
 const LOCKOUT_FAILURES = 5;
 const SECRET_KEYS = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys"]);
 
-export function adminRoutes(deps: AdminDeps) {
-  const sessions = new Map<string, number>();
-  const failures = new Map<string, number[]>();
-  const matches = deps.adminPassword ? passwordMatcher([deps.adminPassword]) : () => false;
-  const enabled = deps.adminPassword !== undefined || deps.adminOpen;
+/** The admin surface's authentication, shared by its routes and by /health's details. */
+export class AdminAuth {
+  readonly sessions = new Map<string, number>();
+  readonly matches: (candidate: string | undefined) => boolean;
+  readonly enabled: boolean;
 
-  /** Who is asking: "bearer", "cookie", "open" — or the refusal. */
+  constructor(private readonly deps: Pick<AdminDeps, "adminPassword" | "adminOpen" | "now">) {
+    this.matches = deps.adminPassword ? passwordMatcher([deps.adminPassword]) : () => false;
+    this.enabled = deps.adminPassword !== undefined || deps.adminOpen;
+  }
+
+  /** How the request is an administrator's: "bearer", "cookie", "open" (loopback, no admin_password) — or not at all. */
+  check(request: Request): "bearer" | "cookie" | "open" | undefined {
+    if (!this.enabled) return undefined;
+    if (!this.deps.adminPassword) return "open";
+    const bearer = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (bearer && this.matches(bearer)) return "bearer";
+    const session = cookieOf(request, COOKIE);
+    const expires = session ? this.sessions.get(session) : undefined;
+    return session && expires !== undefined && expires > this.deps.now() ? "cookie" : undefined;
+  }
+}
+
+export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(deps)) {
+  const { sessions, matches, enabled } = auth;
+  const failures = new Map<string, number[]>();
+
+  /** Who is asking — or the refusal (404 where the surface does not exist, else 401). */
   const authenticate = (request: Request): "bearer" | "cookie" | "open" => {
     if (!enabled) throw new GatewayError({ status: 404, code: "unknown_url", message: `Unknown request URL: ${request.method} ${new URL(request.url).pathname}` });
-    if (!deps.adminPassword) return "open";
-    const bearer = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
-    if (bearer && matches(bearer)) return "bearer";
-    const session = cookieOf(request, COOKIE);
-    const expires = session ? sessions.get(session) : undefined;
-    if (session && expires !== undefined && expires > deps.now()) return "cookie";
+    const how = auth.check(request);
+    if (how) return how;
     throw new GatewayError({ status: 401, code: "admin_auth_required", message: "Log in to the admin API (POST /admin/api/login) or send Authorization: Bearer <admin_password>." });
   };
   /** A change made with a cookie must come from a page of this very host (no cross-site forgery). */

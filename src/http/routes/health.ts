@@ -4,6 +4,8 @@ import { passwordMatcher, presentedPasswords } from "../auth.ts";
 
 export interface HealthDeps {
   passwords: readonly string[];
+  /** With an admin_password, the per-credential details are the administrator's (undefined: no such password). */
+  isAdmin?: (request: Request) => boolean;
   /** Every credential pool by backend name ("codeassist", "gemini_api", each OpenAI upstream). */
   pools: readonly { name: string; pool: Pool }[];
   version: string;
@@ -12,8 +14,9 @@ export interface HealthDeps {
 
 /**
  * No password needed: load balancers probe it. Without one it says only the status and the
- * counts; the per-credential details (files, e-mails, projects, last errors) need the password,
- * or a gateway that has none (which only listens on loopback).
+ * counts; the per-credential details (files, e-mails, projects, last errors) need the admin
+ * password when there is one, else the client password, or a gateway that has none (which only
+ * listens on loopback).
  */
 export function healthRoutes(deps: HealthDeps) {
   const matches = passwordMatcher(deps.passwords);
@@ -24,7 +27,9 @@ export function healthRoutes(deps: HealthDeps) {
       endpoints: ["POST /v1/chat/completions", "GET /v1/models", "POST /v1beta/models/{model}:generateContent | :streamGenerateContent | :countTokens", "GET /v1beta/models", "GET /health", "GET /metrics", "/admin/api/…"],
     }))
     .get("/health", ({ request }) => {
-      const authorised = deps.passwords.length === 0 || presentedPasswords(request.headers, new URL(request.url)).some(matches);
+      const authorised = deps.isAdmin
+        ? deps.isAdmin(request)
+        : deps.passwords.length === 0 || presentedPasswords(request.headers, new URL(request.url)).some(matches);
       const now = deps.now();
       const summaries = deps.pools.map(({ name, pool }) => ({ name, summary: pool.summary(now) }));
       const credentials = summaries.reduce((total, { summary }) => {
