@@ -6,7 +6,7 @@ import { createApp, surfaceOf } from "./http/app.ts";
 import { Metrics } from "./metrics.ts";
 import { LogTail } from "./log-tail.ts";
 import { createLogger, registerSecrets, type Logger } from "./log.ts";
-import { addCredentialFile, apiKeyCredentials, CredentialWatcher, loadCredentials, moveCredentialAside, parseCredential, type Credential } from "./pool/credential.ts";
+import { addCredentialFile, apiKeyCredentials, CredentialWatcher, loadCredentials, moveCredentialAside, parseCredential, type ApiKeyCredential, type Credential } from "./pool/credential.ts";
 import { join } from "node:path";
 import { GatewayError } from "./hub.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
@@ -20,7 +20,7 @@ import { Pool } from "./pool/pool.ts";
 import { isBlocked, type CredentialState } from "./pool/transitions.ts";
 import { StateStore } from "./pool/state.ts";
 import { openDatabase } from "./store/database.ts";
-import { KeyRing } from "./store/keys.ts";
+import { addUpstreamKey, KeyRing, removeUpstreamKey, upstreamKeys } from "./store/keys.ts";
 import { UsageRecorder } from "./store/usage.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
@@ -97,22 +97,28 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const transport = { fetch: fetchImpl, connectTimeoutMs: config.connect_timeout_ms, idleTimeoutMs: config.idle_timeout_ms };
   const codeAssist = new CodeAssistUpstream({ ...transport, endpoint: config.code_assist_endpoint, onboardPollMs: options.onboardPollMs });
 
+  const db = openDatabase(config.database);
+  // API keys added through the admin API join the configured ones (a key in both counts once).
+  const addedKeys = upstreamKeys(db);
+  const configuredKeys = new Map<string, readonly string[]>([["gemini_api", config.gemini_api_keys], ...config.openai_upstreams.map((upstream) => [upstream.name, upstream.api_keys] as const)]);
+  registerSecrets([...addedKeys.values()].flat());
   const backends = new Map<string, Backend>();
   backends.set("codeassist", new CodeAssistBackend(pool, codeAssist, tokens, log));
-  if (config.gemini_api_keys.length > 0) {
-    const keys = new Pool(apiKeyCredentials("gemini-api", config.gemini_api_keys), states, poolOptions);
+  const geminiKeys = [...config.gemini_api_keys, ...(addedKeys.get("gemini_api") ?? [])];
+  if (geminiKeys.length > 0) {
+    const keys = new Pool(apiKeyCredentials("gemini-api", geminiKeys), states, poolOptions);
     backends.set("gemini_api", new ApiKeyBackend("gemini_api", keys, new GeminiApiUpstream({ ...transport, endpoint: config.gemini_api_endpoint })));
   }
   for (const upstream of config.openai_upstreams) {
     // A local server without keys (Ollama) still needs one pool member to rotate.
-    const members = upstream.api_keys.length > 0 ? apiKeyCredentials(upstream.name, upstream.api_keys) : [{ id: `${upstream.name}:no-key`, apiKey: "" }];
+    const upstreamKeyList = [...upstream.api_keys, ...(addedKeys.get(upstream.name) ?? [])];
+    const members = upstreamKeyList.length > 0 ? apiKeyCredentials(upstream.name, upstreamKeyList) : [{ id: `${upstream.name}:no-key`, apiKey: "" }];
     const keys = new Pool(members, states, poolOptions);
     const client = new OpenAICompatUpstream({ ...transport, name: upstream.name, baseURL: upstream.base_url, profile: upstream.profile });
     backends.set(upstream.name, new ApiKeyBackend(upstream.name, keys, client));
   }
   if (credentials.length === 0 && backends.size === 1) log.warn(`no credentials: put OAuth credential files (*.json) in ${config.credentials_dir}, or configure gemini_api_keys / openai_upstreams`);
 
-  const db = openDatabase(config.database);
   const keys = new KeyRing(db);
   const usage = new UsageRecorder(db, now());
   const anonymousUser = passwords(config).length > 0 ? "password" : "-";
@@ -193,8 +199,35 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         if (member) await probeCredential(backend, member, now);
       }
     },
+    addApiKey: async (poolName, apiKey) => {
+      const backend = backends.get(poolName);
+      if (!backend || poolName === "codeassist") {
+        throw GatewayError.invalidRequest(poolName === "gemini_api"
+          ? "This gateway has no gemini_api pool yet: set gemini_api_keys (one is enough) and restart, then add more here."
+          : `No API-key pool named ${poolName}; the pools are ${[...backends.keys()].filter((name) => name !== "codeassist").join(", ") || "none"}.`, "pool");
+      }
+      const [member] = apiKeyCredentials(poolName === "gemini_api" ? "gemini-api" : poolName, [apiKey]);
+      const current = backend.pool.all() as ApiKeyCredential[];
+      if (current.some((existing) => existing.id === member!.id)) throw new GatewayError({ status: 409, code: "conflict", message: `This key is already in the ${poolName} pool.` });
+      try {
+        await backend.upstream.probe?.({ apiKey });
+      } catch (error) {
+        throw GatewayError.invalidRequest(`The upstream refused this key: ${(error as Error).message}`, "api_key");
+      }
+      registerSecrets([apiKey]);
+      addUpstreamKey(db, poolName, apiKey);
+      (backend.pool as Pool<ApiKeyCredential>).replaceCredentials([...current.filter((existing) => existing.apiKey !== ""), member!]);
+      return { id: member!.id, pool: poolName };
+    },
     removeCredential: async (id) => {
-      if (!pool.has(id)) throw GatewayError.invalidRequest(`${id} is an API key from the configuration; remove it there.`);
+      for (const backend of backends.values()) {
+        const member = (backend.pool.all() as ApiKeyCredential[]).find((candidate) => candidate.id === id && candidate.apiKey !== undefined);
+        if (!member || backend.name === "codeassist") continue;
+        if ((configuredKeys.get(backend.name) ?? []).some((key) => key.trim() === member.apiKey)) throw GatewayError.invalidRequest(`${id} is an API key from the configuration; remove it there.`);
+        removeUpstreamKey(db, backend.name, member.apiKey);
+        (backend.pool as Pool<ApiKeyCredential>).replaceCredentials((backend.pool.all() as ApiKeyCredential[]).filter((candidate) => candidate.id !== id));
+        return;
+      }
       await moveCredentialAside(config.credentials_dir, id);
       await watcher.poll();
     },

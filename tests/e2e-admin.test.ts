@@ -106,6 +106,7 @@ describe("admin data", () => {
     const entry = keys.keys.find((candidate: any) => candidate.id === id);
     expect(entry).toMatchObject({ name: "web", models: ["gemini-2.5-flash"], rpm: 100, key_preview: `${key.slice(0, 7)}…${key.slice(-4)}` });
     expect(entry.last_used_at).not.toBeNull();
+    expect(entry.usage).toEqual({ requests: 1, input_tokens: 1, output_tokens: 2, cached_tokens: 0 });
     expect(JSON.stringify(keys)).not.toContain(key);
     const usage = await readJson(await admin(gateway, "/usage?group_by=key,model", { headers: bearer }));
     expect(usage.rows).toEqual([expect.objectContaining({ key: id, model: "gemini-2.5-flash", requests: 1, input_tokens: 1, output_tokens: 2 })]);
@@ -144,6 +145,39 @@ describe("adding and removing credentials", () => {
     expect(readdirSync(join(workspace.credentialsDir, "removed"))[0]).toMatch(/^\d+-a\.json$/);
     for (let index = 0; index < 4; index++) await (await chat(gateway.url, { model: "gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })).text();
     expect(new Set(mock.generateCalls().map((call) => call.account))).toEqual(new Set(["b", "c"]));
+  });
+});
+
+describe("API keys added at run time", () => {
+  test("checked with the upstream, added to the pool and the database (kept across a restart), 409 twice, 400 when refused; removable, unlike configured ones", async () => {
+    const { MockOpenAI } = await import("./mock/openai.ts");
+    const upstream = new MockOpenAI(["sk-configured-1", "sk-added-2"]);
+    try {
+      const overrides = { admin_password: ADMIN, openai_upstreams: [{ name: "kimi", base_url: upstream.baseURL, api_keys: ["sk-configured-1"], models: ["kimi-k2"], model_mapping: {}, profile: "kimi" }] };
+      let gateway = await start(overrides);
+      const add = (api_key: string) => admin(gateway, "/credentials", { method: "POST", headers: bearer, body: JSON.stringify({ pool: "kimi", api_key }) });
+      const added = await add("sk-added-2");
+      expect(added.status).toBe(201);
+      const { id } = await readJson(added);
+      expect(id).toMatch(/^kimi:[0-9a-f]{8}$/);
+      expect((await add("sk-added-2")).status).toBe(409);
+      const refused = await add("sk-nobody-knows-3");
+      expect(refused.status).toBe(400);
+      expect((await readJson(refused)).error.message).not.toContain("sk-nobody-knows-3");
+      for (let index = 0; index < 2; index++) await (await chat(gateway.url, { model: "kimi-k2", messages: [{ role: "user", content: "hi" }] })).text();
+      expect(new Set(upstream.calls.filter((call) => call.path === "/v1/chat/completions").map((call) => call.key))).toEqual(new Set(["sk-configured-1", "sk-added-2"]));
+      await gateway.stop();
+      running.splice(running.indexOf(gateway), 1);
+      gateway = await start(overrides);
+      const pools = (await readJson(await admin(gateway, "/credentials", { headers: bearer }))).credentials.filter((entry: any) => entry.pool === "kimi").map((entry: any) => entry.id);
+      expect(pools).toContain(id);
+      const configured = pools.find((candidate: string) => candidate !== id);
+      expect((await admin(gateway, `/credentials/${configured}`, { method: "DELETE", headers: bearer })).status).toBe(400);
+      expect((await admin(gateway, `/credentials/${id}`, { method: "DELETE", headers: bearer })).status).toBe(200);
+      expect((await readJson(await admin(gateway, "/credentials", { headers: bearer }))).credentials.map((entry: any) => entry.id)).not.toContain(id);
+    } finally {
+      upstream.stop();
+    }
   });
 });
 

@@ -36,6 +36,12 @@ const MIGRATIONS: string[] = [
      cached_tokens INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (day, key_id, credential, model)
    )`,
+  `CREATE TABLE upstream_keys (
+     pool TEXT NOT NULL,
+     api_key TEXT NOT NULL,
+     added_at INTEGER NOT NULL,
+     PRIMARY KEY (pool, api_key)
+   )`,
 ];
 
 export function openDatabase(path: string): Database {

@@ -175,3 +175,21 @@ export class KeyRing {
     return 0;
   }
 }
+
+/** API keys of upstream pools (Gemini API, OpenAI-compatible servers) added at run time, by pool. */
+export function upstreamKeys(db: Database): Map<string, string[]> {
+  const byPool = new Map<string, string[]>();
+  for (const row of db.query("SELECT pool, api_key FROM upstream_keys ORDER BY added_at").all() as { pool: string; api_key: string }[]) {
+    byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row.api_key]);
+  }
+  return byPool;
+}
+
+export function addUpstreamKey(db: Database, pool: string, apiKey: string, now = Date.now()): void {
+  db.run("INSERT OR IGNORE INTO upstream_keys (pool, api_key, added_at) VALUES (?, ?, ?)", [pool, apiKey, now]);
+}
+
+export function removeUpstreamKey(db: Database, pool: string, apiKey: string): boolean {
+  return db.run("DELETE FROM upstream_keys WHERE pool = ? AND api_key = ?", [pool, apiKey]).changes > 0;
+}
+

@@ -36,6 +36,8 @@ export interface AdminDeps {
   tail?: LogTail;
   /** Checks an OAuth credential file (a token refresh and loadCodeAssist) and saves it; throws why not. */
   addCredentialFile?: (fileName: string, content: unknown) => Promise<{ id: string; email?: string; project?: string; tier?: string }>;
+  /** Checks an upstream API key (a free model list) and adds it to its pool and the database. */
+  addApiKey?: (pool: string, apiKey: string) => Promise<{ id: string; pool: string }>;
   /** Stops using a credential; an OAuth file is moved aside, never destroyed. */
   removeCredential?: (id: string) => Promise<void>;
   /** Probes a credential now (token + a cheap call) and records the result in its pool. */
@@ -158,7 +160,14 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     })
     .post("/credentials", async ({ body, request, set }) => {
       guardChange(request);
-      const input = (body ?? {}) as { file_name?: unknown; credential?: unknown };
+      const input = (body ?? {}) as { file_name?: unknown; credential?: unknown; pool?: unknown; api_key?: unknown };
+      if (input.api_key !== undefined || input.pool !== undefined) {
+        if (typeof input.pool !== "string" || input.pool === "") throw GatewayError.invalidRequest("`pool` must name an API-key pool (gemini_api or an OpenAI-compatible upstream).", "pool");
+        if (typeof input.api_key !== "string" || input.api_key.trim() === "") throw GatewayError.invalidRequest("`api_key` must be the key.", "api_key");
+        if (!deps.addApiKey) throw new GatewayError({ status: 501, message: "Adding API keys is not available here." });
+        set.status = 201;
+        return await deps.addApiKey(input.pool, input.api_key.trim());
+      }
       if (typeof input.file_name !== "string" || !/^[\w.@+-]{1,100}\.json$/.test(input.file_name)) {
         throw GatewayError.invalidRequest("`file_name` must be a plain file name ending in .json.", "file_name");
       }
@@ -185,7 +194,14 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     })
     .get("/keys", ({ request }) => {
       authenticate(request);
-      return { keys: listKeys(deps.db).map(publicKey) };
+      // Each key with its usage totals (all time; /usage narrows by date).
+      const totals = new Map(usageReport(deps.db, "0000-01-01", "9999-12-31", ["key"]).map((row) => [row.key, row]));
+      return {
+        keys: listKeys(deps.db).map((record) => {
+          const row = totals.get(record.id);
+          return { ...publicKey(record), usage: { requests: row?.requests ?? 0, input_tokens: row?.input_tokens ?? 0, output_tokens: row?.output_tokens ?? 0, cached_tokens: row?.cached_tokens ?? 0 } };
+        }),
+      };
     })
     .post("/keys", ({ body, request, set }) => {
       guardChange(request);
