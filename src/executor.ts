@@ -97,13 +97,14 @@ export class Executor {
    * to Gemini, and the caller translates instead.
    */
   passthrough(input: PassthroughRequest): Promise<Served<RawAnswer>> | undefined {
-    if (this.deps.router(input.model).kind !== "openai") return undefined;
+    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
+    if (route.kind !== "openai") return undefined;
     const forward: Call<RawAnswer> = (attempt, auth) => {
       const upstream = attempt.backend.upstream;
       if (!upstream.passthrough) throw new GatewayError({ status: 500, message: `${attempt.backend.name} cannot forward OpenAI requests` });
       return upstream.passthrough({ body: input.body, model: attempt.model, auth, signal: input.signal, observe: input.observe });
     };
-    return this.tracked(() => this.run(input, forward));
+    return this.tracked(() => this.run(input, forward, { route }));
   }
 
   /** Resolves once the upstream produced its first chunk (or rejects with why it could not). */
@@ -163,8 +164,8 @@ export class Executor {
    * first (so the next pick already avoids a cooling credential), except a 401 that is about to be
    * retried with a fresh token.
    */
-  private async run<T>(input: Routing, call: Call<T>, options: { deferSuccess?: boolean } = {}): Promise<Served<T>> {
-    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
+  private async run<T>(input: Routing, call: Call<T>, options: { deferSuccess?: boolean; route?: Route } = {}): Promise<Served<T>> {
+    const route = options.route ?? this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
     const attempts = new Attempts(route, this.plan(route), this.deps.backends, this.now);
     const { log, maxRetries } = this.deps;
     let lastError: GatewayError | undefined;

@@ -201,13 +201,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     },
     addApiKey: async (poolName, apiKey) => {
       const backend = backends.get(poolName);
-      if (!backend || poolName === "codeassist") {
+      if (!(backend instanceof ApiKeyBackend)) {
         throw GatewayError.invalidRequest(poolName === "gemini_api"
           ? "This gateway has no gemini_api pool yet: set gemini_api_keys (one is enough) and restart, then add more here."
           : `No API-key pool named ${poolName}; the pools are ${[...backends.keys()].filter((name) => name !== "codeassist").join(", ") || "none"}.`, "pool");
       }
       const [member] = apiKeyCredentials(poolName === "gemini_api" ? "gemini-api" : poolName, [apiKey]);
-      const current = backend.pool.all() as ApiKeyCredential[];
+      const current = backend.pool.all();
       if (current.some((existing) => existing.id === member!.id)) throw new GatewayError({ status: 409, code: "conflict", message: `This key is already in the ${poolName} pool.` });
       try {
         await backend.upstream.probe?.({ apiKey });
@@ -216,16 +216,17 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       }
       registerSecrets([apiKey]);
       addUpstreamKey(db, poolName, apiKey);
-      (backend.pool as Pool<ApiKeyCredential>).replaceCredentials([...current.filter((existing) => existing.apiKey !== ""), member!]);
+      backend.pool.replaceCredentials([...current.filter((existing) => existing.apiKey !== ""), member!]);
       return { id: member!.id, pool: poolName };
     },
     removeCredential: async (id) => {
       for (const backend of backends.values()) {
-        const member = (backend.pool.all() as ApiKeyCredential[]).find((candidate) => candidate.id === id && candidate.apiKey !== undefined);
-        if (!member || backend.name === "codeassist") continue;
+        if (!(backend instanceof ApiKeyBackend)) continue;
+        const member = backend.pool.all().find((candidate) => candidate.id === id);
+        if (!member) continue;
         if ((configuredKeys.get(backend.name) ?? []).some((key) => key.trim() === member.apiKey)) throw GatewayError.invalidRequest(`${id} is an API key from the configuration; remove it there.`);
         removeUpstreamKey(db, backend.name, member.apiKey);
-        (backend.pool as Pool<ApiKeyCredential>).replaceCredentials((backend.pool.all() as ApiKeyCredential[]).filter((candidate) => candidate.id !== id));
+        backend.pool.replaceCredentials(backend.pool.all().filter((candidate) => candidate.id !== id));
         return;
       }
       await moveCredentialAside(config.credentials_dir, id);

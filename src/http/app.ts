@@ -10,7 +10,7 @@ import type { OpenAIRouteDeps } from "./routes/openai.ts";
 import { errorResponse, type Surface } from "./errors.ts";
 import { healthRoutes, type HealthDeps } from "./routes/health.ts";
 import { chatCompletionsHandler, openAIRoutes } from "./routes/openai.ts";
-import { geminiMethodHandler, geminiRoutes } from "./routes/gemini.ts";
+import { geminiMethodHandler, geminiRoutes, parseModelCall, type ModelCall } from "./routes/gemini.ts";
 import { gate, keyOf } from "./gate.ts";
 import { AdminAuth, adminRoutes, type AdminDeps } from "./routes/admin.ts";
 import { keyAllows, type KeyRing } from "../store/keys.ts";
@@ -58,8 +58,10 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request), (body) => (body as { model?: unknown } | null)?.model);
     const method = /^\/v1(?:beta)?\/models\/(.+)$/.exec(path);
     if (method) {
-      const model = method[1]!.slice(0, Math.max(0, method[1]!.lastIndexOf(":"))).replace(/^models\//, "");
-      return serve(request, path, (body) => gemini(method[1]!, body, url.searchParams.get("alt") ?? undefined, request), () => safeDecode(model));
+      // Parsed after the body is read, inside serve(), so a bad path is answered like any other error.
+      let call: ModelCall | undefined;
+      const target = () => (call ??= parseModelCall(method[1]!));
+      return serve(request, path, (body) => gemini(target(), body, url.searchParams.get("alt") ?? undefined, request), () => target().model);
     }
     return undefined;
   };
@@ -167,10 +169,10 @@ async function readDeclared(request: Request, timeoutMs: number): Promise<string
 async function readChunked(request: Request, limits: { maxBytes: number; timeoutMs: number }, tooLarge: () => GatewayError): Promise<string> {
   const reader = request.body!.getReader();
   let timedOut = false;
-  const deadline = setTimeout(() => {
+  const deadline = watchSilence(limits.timeoutMs, () => {
     timedOut = true;
     void reader.cancel().catch(() => {});
-  }, limits.timeoutMs);
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -186,7 +188,7 @@ async function readChunked(request: Request, limits: { maxBytes: number; timeout
       chunks.push(value);
     }
   } finally {
-    clearTimeout(deadline);
+    deadline.stop();
   }
   return Buffer.concat(chunks).toString("utf8");
 }
@@ -207,12 +209,4 @@ export function nestingDepth(text: string): number {
     } else if (code === 125 || code === 93) depth--;
   }
   return deepest;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }

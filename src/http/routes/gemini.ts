@@ -22,8 +22,21 @@ export interface GeminiRouteDeps {
 }
 
 /** POST {model}:{method} under /v1beta/models/ and /v1/models/, served by app.ts's fast path. */
-export function geminiMethodHandler(deps: GeminiRouteDeps): (path: string, body: unknown, alt: string | undefined, request: Request) => Promise<Response> {
-  return (path, body, alt, request) => geminiCall(path, body, alt, request.signal, traceOf(request), deps);
+/** `{model}:{method}` as it follows `/v1beta/models/` in a path (a leading `models/` tolerated). */
+export interface ModelCall {
+  model: string;
+  method: string;
+}
+
+export function parseModelCall(path: string): ModelCall {
+  const decoded = decodePath(path);
+  const colon = decoded.lastIndexOf(":");
+  if (colon <= 0) throw new GatewayError({ status: 404, message: `Unknown method on models/${decoded}; expected models/{model}:{method}.` });
+  return { model: decoded.slice(0, colon).replace(/^models\//, ""), method: decoded.slice(colon + 1) };
+}
+
+export function geminiMethodHandler(deps: GeminiRouteDeps): (call: ModelCall, body: unknown, alt: string | undefined, request: Request) => Promise<Response> {
+  return (call, body, alt, request) => geminiCall(call, body, alt, request.signal, traceOf(request), deps);
 }
 
 export function geminiRoutes(deps: GeminiRouteDeps) {
@@ -36,12 +49,7 @@ export function geminiRoutes(deps: GeminiRouteDeps) {
     });
 }
 
-async function geminiCall(path: string, body: unknown, alt: string | undefined, signal: AbortSignal, trace: RequestTrace | undefined, deps: GeminiRouteDeps): Promise<Response> {
-  const decoded = decodePath(path);
-  const colon = decoded.lastIndexOf(":");
-  if (colon <= 0) throw new GatewayError({ status: 404, message: `Unknown method on models/${decoded}; expected models/{model}:{method}.` });
-  const model = decoded.slice(0, colon).replace(/^models\//, "");
-  const method = decoded.slice(colon + 1);
+async function geminiCall({ model, method }: ModelCall, body: unknown, alt: string | undefined, signal: AbortSignal, trace: RequestTrace | undefined, deps: GeminiRouteDeps): Promise<Response> {
   if (trace) trace.model = model;
   const input = (request: ReturnType<typeof geminiRequestToHub>) => ({ model, request, signal, unknownToDefault: true, observe: observerFor(trace) });
 
