@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { Type as t, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { GEMINI_CLI_CLIENT_ID, GEMINI_CLI_CLIENT_SECRET } from "./pool/credential.ts";
 
 export const DEFAULT_MODELS = [
   "gemini-2.5-pro",
@@ -32,6 +33,12 @@ export const configSchema = t.Object({
   database: t.String({ default: "./jellycli.db", minLength: 1, description: "the embedded SQLite database (client API keys), created on first start" }),
   code_assist_endpoint: t.String({ default: "https://cloudcode-pa.googleapis.com", pattern: "^https?://", description: "Google Code Assist base URL" }),
   oauth_token_url: t.String({ default: "https://oauth2.googleapis.com/token", pattern: "^https?://", description: "OAuth token endpoint used to refresh access tokens" }),
+  oauth_auth_url: t.String({ default: "https://accounts.google.com/o/oauth2/v2/auth", pattern: "^https?://", description: "OAuth authorization page a login opens (jellycli login, the admin API)" }),
+  oauth_userinfo_url: t.String({ default: "https://www.googleapis.com/oauth2/v2/userinfo", pattern: "^https?://", description: "where a login reads the account's e-mail" }),
+  oauth_client_id: t.String({ default: GEMINI_CLI_CLIENT_ID, minLength: 1, description: "OAuth client of new logins (Gemini CLI's installed-app client by default)" }),
+  oauth_client_secret: t.String({ default: GEMINI_CLI_CLIENT_SECRET, minLength: 1, description: "its secret (public by design for an installed app)" }),
+  public_url: t.Optional(t.String({ pattern: "^https?://[^\\s]+$", description: "this gateway's address as a browser reaches it, when an OAuth redirect there is registered (else http://127.0.0.1:<port>)" })),
+  encryption_key: t.Optional(t.String({ minLength: 1, description: "encrypts credential files and stored API keys at rest (AES-256-GCM); `jellycli generate-key` makes one" })),
   calls_per_rotation: t.Integer({ default: 1, minimum: 1, description: "calls served by one credential before moving to the next" }),
   max_retries: t.Integer({ default: 3, minimum: 0, maximum: 20, description: "extra upstream calls (other credentials, other pools) after a failure, before the first byte" }),
   connect_timeout_s: secondsSchema(30, 0.1, "wait for a stream's first byte from the upstream"),
@@ -103,8 +110,8 @@ export interface LoadedConfig {
 }
 
 const keys = Object.keys(configSchema.properties) as (keyof RawConfig)[];
-/** Never echoed back in an error message. */
-const SECRET_KEYS = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys"]);
+/** Never echoed back in an error message, masked in the admin API's view of the configuration. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys", "encryption_key", "oauth_client_secret"]);
 
 export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedConfig> {
   const cwd = sources.cwd ?? process.cwd();

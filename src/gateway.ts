@@ -6,7 +6,7 @@ import { createApp, surfaceOf } from "./http/app.ts";
 import { Metrics } from "./metrics.ts";
 import { LogTail } from "./log-tail.ts";
 import { createLogger, registerSecrets, type Logger } from "./log.ts";
-import { addCredentialFile, apiKeyCredentials, CredentialWatcher, loadCredentials, moveCredentialAside, parseCredential, type ApiKeyCredential, type Credential } from "./pool/credential.ts";
+import { addCredentialFile, apiKeyCredentials, CredentialWatcher, loadCredentials, moveCredentialAside, parseCredential, removedFiles, sealInPlace, type ApiKeyCredential, type Credential } from "./pool/credential.ts";
 import { join } from "node:path";
 import { GatewayError } from "./hub.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
@@ -20,7 +20,8 @@ import { Pool } from "./pool/pool.ts";
 import { isBlocked, type CredentialState } from "./pool/transitions.ts";
 import { StateStore } from "./pool/state.ts";
 import { openDatabase } from "./store/database.ts";
-import { addUpstreamKey, KeyRing, removeUpstreamKey, upstreamKeys } from "./store/keys.ts";
+import { addUpstreamKey, KeyRing, lockedUpstreamKeys, removeUpstreamKey, resealUpstreamKeys, upstreamKeys } from "./store/keys.ts";
+import { SealError, Sealer } from "./sealing.ts";
 import { UsageRecorder } from "./store/usage.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
@@ -54,14 +55,43 @@ export function routableModels(config: Config): string[] {
   return [...new Set([...listedModelNames(config.models), ...openAI])];
 }
 
+/** The configured encryption key as a Sealer (none: plaintext); a malformed key is a config error. */
+export function sealerFor(config: Pick<Config, "encryption_key">): Sealer {
+  try {
+    return new Sealer(config.encryption_key);
+  } catch (error) {
+    if (error instanceof SealError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? createLogger(config.log_level);
   // Every secret the configuration names is masked in anything jellycli writes or answers.
-  registerSecrets([...passwords(config), config.admin_password, config.metrics_token, ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
+  registerSecrets([...passwords(config), config.admin_password, config.metrics_token, config.encryption_key, ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
   const now = options.now ?? Date.now;
   const fetchImpl = options.fetch ?? globalThis.fetch;
 
-  const { credentials, problems } = await loadCredentials(config.credentials_dir);
+  const sealer = sealerFor(config);
+  const { credentials, problems, locked, plaintext } = await loadCredentials(config.credentials_dir, sealer);
+  const db = openDatabase(config.database);
+  // Encrypted secrets no key given opens: refuse to start before anything is rewritten or marked.
+  const lockedKeys = lockedUpstreamKeys(db, sealer);
+  if (locked.length > 0 || lockedKeys.length > 0) {
+    db.close();
+    throw new ConfigError([
+      "cannot start: encrypted secrets that the encryption_key given does not open (nothing was changed):",
+      ...locked.map(({ file, problem }) => `  ${join(config.credentials_dir, file)}: ${problem}`),
+      ...lockedKeys.map((id) => `  ${config.database}: stored API key ${id}`),
+      "Start with the key they were encrypted with, or re-encrypt them with `jellycli rekey --from OLD --to NEW`.",
+    ].join("\n"));
+  }
+  if (sealer.enabled && !options.readOnlyState) {
+    // Credentials moved aside earlier are still someone's secrets.
+    await sealInPlace(config.credentials_dir, [...plaintext, ...await removedFiles(config.credentials_dir)], sealer);
+    const resealed = resealUpstreamKeys(db, sealer);
+    if (plaintext.length + resealed > 0) log.info("encrypted secrets at rest", { files: plaintext.length, stored_keys: resealed });
+  }
   registerSecrets(credentials.map((credential) => credential.clientSecret));
   for (const { file, problem } of problems) log.warn("skipping credential file", { file, problem });
   const store = new StateStore(config.state_file, {
@@ -92,14 +122,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     fetch: fetchImpl,
     now,
     timeoutMs: config.connect_timeout_ms,
+    sealer,
     onWriteError: (credential, error) => log.error("could not write the refreshed token back", { credential: credential.id, error: error.message }),
   });
   const transport = { fetch: fetchImpl, connectTimeoutMs: config.connect_timeout_ms, idleTimeoutMs: config.idle_timeout_ms };
   const codeAssist = new CodeAssistUpstream({ ...transport, endpoint: config.code_assist_endpoint, onboardPollMs: options.onboardPollMs });
 
-  const db = openDatabase(config.database);
   // API keys added through the admin API join the configured ones (a key in both counts once).
-  const addedKeys = upstreamKeys(db);
+  const addedKeys = upstreamKeys(db, sealer);
   const configuredKeys = new Map<string, readonly string[]>([["gemini_api", config.gemini_api_keys], ...config.openai_upstreams.map((upstream) => [upstream.name, upstream.api_keys] as const)]);
   registerSecrets([...addedKeys.values()].flat());
   const backends = new Map<string, Backend>();
@@ -159,7 +189,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     registerSecrets(next.map((credential) => credential.clientSecret));
     pool.replaceCredentials(next);
     log.info("credentials reloaded", { count: next.length, skipped: bad.length });
-  });
+  }, sealer);
   await watcher.prime(credentials);
   const app = createApp({
     executor, log, now,
@@ -187,7 +217,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       } catch (error) {
         throw GatewayError.invalidRequest(`Google refused this credential: ${(error as Error).message}`, "credential");
       }
-      if (!(await addCredentialFile(config.credentials_dir, fileName, parsed.raw))) {
+      if (!(await addCredentialFile(config.credentials_dir, fileName, parsed.raw, sealer))) {
         throw new GatewayError({ status: 409, code: "conflict", message: `${fileName} already exists in the credentials folder.` });
       }
       await watcher.poll();
@@ -215,7 +245,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         throw GatewayError.invalidRequest(`The upstream refused this key: ${(error as Error).message}`, "api_key");
       }
       registerSecrets([apiKey]);
-      addUpstreamKey(db, poolName, apiKey);
+      addUpstreamKey(db, poolName, apiKey, sealer);
       backend.pool.replaceCredentials([...current.filter((existing) => existing.apiKey !== ""), member!]);
       return { id: member!.id, pool: poolName };
     },

@@ -2,6 +2,7 @@
 // credentials_dir and written back (after a refresh) atomically, in the format they came in.
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { PLAINTEXT, SealError, type Sealer } from "../sealing.ts";
 
 /** Gemini CLI's installed-app OAuth client; public by design (docs/codeassist-protocol.md §10.1). */
 export const GEMINI_CLI_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com";
@@ -47,10 +48,21 @@ export interface Credential {
 export interface LoadResult {
   credentials: Credential[];
   problems: { file: string; problem: string }[];
+  /** Encrypted files no key given opens: the gateway refuses to start rather than lose them. */
+  locked: { file: string; problem: string }[];
+  /** Usable files read in plaintext (encrypted in place when a key is set). */
+  plaintext: string[];
 }
 
-export async function loadCredentials(dir: string): Promise<LoadResult> {
-  const result: LoadResult = { credentials: [], problems: [] };
+/** A credential file's JSON text, opened when sealed; `sealed` tells which it was. Throws SealError. */
+export async function readCredentialText(path: string, sealer: Sealer): Promise<{ text: string; sealed: boolean }> {
+  const stored = await readFile(path, "utf8");
+  const text = sealer.open(stored);
+  return { text, sealed: text !== stored };
+}
+
+export async function loadCredentials(dir: string, sealer: Sealer = PLAINTEXT): Promise<LoadResult> {
+  const result: LoadResult = { credentials: [], problems: [], locked: [], plaintext: [] };
   let names: string[];
   try {
     names = (await readdir(dir)).filter((name) => name.endsWith(".json")).sort();
@@ -61,11 +73,14 @@ export async function loadCredentials(dir: string): Promise<LoadResult> {
   for (const name of names) {
     const path = join(dir, name);
     try {
-      const parsed = parseCredential(name, path, await readFile(path, "utf8"));
+      const { text, sealed } = await readCredentialText(path, sealer);
+      const parsed = parseCredential(name, path, text);
       if (typeof parsed === "string") result.problems.push({ file: name, problem: parsed });
       else result.credentials.push(parsed);
+      if (!sealed && typeof parsed !== "string") result.plaintext.push(name);
     } catch (error) {
-      result.problems.push({ file: name, problem: `cannot read: ${(error as Error).message}` });
+      if (error instanceof SealError) result.locked.push({ file: name, problem: error.message });
+      else result.problems.push({ file: name, problem: `cannot read: ${(error as Error).message}` });
     }
   }
   return result;
@@ -152,11 +167,27 @@ export function renderRefreshed(credential: Credential, token: FreshToken): Reco
  * Writes a refreshed token back, unless the file now holds another account (replaced while the
  * refresh was in flight): a person's new file always wins over our old token.
  */
-export async function saveCredentialFile(credential: Credential, content: Record<string, unknown>): Promise<boolean> {
-  const onDisk = await readFile(credential.path, "utf8").then((text) => JSON.parse(text) as Record<string, unknown>, () => undefined);
+export async function saveCredentialFile(credential: Credential, content: Record<string, unknown>, sealer: Sealer = PLAINTEXT): Promise<boolean> {
+  const onDisk = await readCredentialText(credential.path, sealer).then(({ text }) => JSON.parse(text) as Record<string, unknown>, () => undefined);
   if (onDisk?.refresh_token !== credential.refreshToken) return false;
-  await writeFileAtomic(credential.path, `${JSON.stringify(content, null, 2)}\n`, 0o600);
+  await writeFileAtomic(credential.path, sealer.seal(`${JSON.stringify(content, null, 2)}\n`), 0o600);
   return true;
+}
+
+/** The JSON files of `dir`'s removed/ folder (credentials taken out of service), as paths relative to `dir`. */
+export async function removedFiles(dir: string): Promise<string[]> {
+  const names = await readdir(join(dir, "removed")).catch(() => [] as string[]);
+  return names.filter((name) => name.endsWith(".json")).sort().map((name) => join("removed", name));
+}
+
+/** Plaintext files (relative to `dir`) sealed where they lie (atomically), once a key is set. */
+export async function sealInPlace(dir: string, names: readonly string[], sealer: Sealer): Promise<void> {
+  if (!sealer.enabled) return;
+  for (const name of names) {
+    const path = join(dir, name);
+    const stored = await readFile(path, "utf8");
+    if (!sealer.isSealed(stored)) await writeFileAtomic(path, sealer.seal(stored), 0o600);
+  }
 }
 
 /**
@@ -171,6 +202,7 @@ export class CredentialWatcher {
   constructor(
     private readonly dir: string,
     private readonly onChange: (result: LoadResult) => void,
+    private readonly sealer: Sealer = PLAINTEXT,
   ) {}
 
   /** Remembers what is on disk now, so only later changes count. */
@@ -199,7 +231,7 @@ export class CredentialWatcher {
       const removed = [...this.seen.keys()].filter((name) => !now.has(name));
       if (changed.length === 0 && removed.length === 0) return;
       this.seen = now;
-      const result: LoadResult = { credentials: [], problems: [] };
+      const result: LoadResult = { credentials: [], problems: [], locked: [], plaintext: [] };
       for (const name of [...now.keys()].sort()) {
         const kept = this.current.get(name);
         if (kept && !changed.includes(name)) {
@@ -207,7 +239,23 @@ export class CredentialWatcher {
           continue;
         }
         const path = join(this.dir, name);
-        const parsed = parseCredential(name, path, await readFile(path, "utf8").catch(() => ""));
+        let text = "";
+        try {
+          const read = await readCredentialText(path, this.sealer);
+          text = read.text;
+          if (!read.sealed && this.sealer.enabled && typeof parseCredential(name, path, text) !== "string") {
+            // Dropped in by hand: sealed now, and that rewrite is not a change to pick up again.
+            await sealInPlace(this.dir, [name], this.sealer).catch(() => {});
+            const info = await stat(path).catch(() => undefined);
+            if (info) this.seen.set(name, `${info.mtimeMs}:${info.size}`);
+          }
+        } catch (error) {
+          if (error instanceof SealError) {
+            result.problems.push({ file: name, problem: error.message });
+            continue;
+          }
+        }
+        const parsed = parseCredential(name, path, text);
         if (typeof parsed === "string") result.problems.push({ file: name, problem: parsed });
         else result.credentials.push(parsed);
       }
@@ -249,11 +297,11 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
 }
 
 /** A credential file added at run time (the admin API): written atomically, 0600; false if the name is taken. */
-export async function addCredentialFile(dir: string, fileName: string, raw: Record<string, unknown>): Promise<boolean> {
+export async function addCredentialFile(dir: string, fileName: string, raw: Record<string, unknown>, sealer: Sealer = PLAINTEXT, replace = false): Promise<boolean> {
   const path = join(dir, fileName);
-  if (await stat(path).then(() => true, () => false)) return false;
+  if (!replace && await stat(path).then(() => true, () => false)) return false;
   await mkdir(dir, { recursive: true });
-  await writeFileAtomic(path, `${JSON.stringify(raw, null, 2)}\n`, 0o600);
+  await writeFileAtomic(path, sealer.seal(`${JSON.stringify(raw, null, 2)}\n`), 0o600);
   return true;
 }
 

@@ -2,6 +2,7 @@
 // within five minutes (google-auth-library's eager threshold), single-flight per credential, and
 // written back to the credential's own file.
 import { networkError, parseTokenError } from "../upstreams/upstream-error.ts";
+import type { Sealer } from "../sealing.ts";
 import { renderRefreshed, saveCredentialFile, type Credential, type FreshToken } from "./credential.ts";
 
 export const EAGER_REFRESH_MS = 5 * 60 * 1000;
@@ -12,6 +13,8 @@ export interface TokenSourceOptions {
   now?: () => number;
   timeoutMs?: number;
   onWriteError?: (credential: Credential, error: Error) => void;
+  /** Refreshed files are written back sealed when a key is set. */
+  sealer?: Sealer;
 }
 
 export class TokenSource {
@@ -73,7 +76,7 @@ export class TokenSource {
     credential.expiresAt = token.expiresAt;
     credential.raw = content;
     // The new token is usable even if the file cannot be written; the next refresh tries again.
-    await saveCredentialFile(credential, content).catch((error: Error) => this.options.onWriteError?.(credential, error));
+    await saveCredentialFile(credential, content, this.options.sealer).catch((error: Error) => this.options.onWriteError?.(credential, error));
     return token.accessToken;
   }
 }

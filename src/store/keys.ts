@@ -4,7 +4,8 @@
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
 import { parseModelName } from "../models.ts";
-import { dataVersion } from "./database.ts";
+import { checkpoint, dataVersion, secretFingerprint } from "./database.ts";
+import { PLAINTEXT, type Sealer } from "../sealing.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -176,20 +177,49 @@ export class KeyRing {
   }
 }
 
-/** API keys of upstream pools (Gemini API, OpenAI-compatible servers) added at run time, by pool. */
-export function upstreamKeys(db: Database): Map<string, string[]> {
+/** API keys of upstream pools (Gemini API, OpenAI-compatible servers) added at run time, by pool. Throws SealError for one no key opens. */
+export function upstreamKeys(db: Database, sealer: Sealer = PLAINTEXT): Map<string, string[]> {
   const byPool = new Map<string, string[]>();
-  for (const row of db.query("SELECT pool, api_key FROM upstream_keys ORDER BY added_at").all() as { pool: string; api_key: string }[]) {
-    byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), row.api_key]);
+  for (const row of db.query("SELECT pool, secret FROM upstream_secrets ORDER BY added_at").all() as { pool: string; secret: string }[]) {
+    byPool.set(row.pool, [...(byPool.get(row.pool) ?? []), sealer.open(row.secret)]);
   }
   return byPool;
 }
 
-export function addUpstreamKey(db: Database, pool: string, apiKey: string, now = Date.now()): void {
-  db.run("INSERT OR IGNORE INTO upstream_keys (pool, api_key, added_at) VALUES (?, ?, ?)", [pool, apiKey, now]);
+/** Stored keys no given key opens, as `pool:fingerprint` (never the key). */
+export function lockedUpstreamKeys(db: Database, sealer: Sealer): string[] {
+  const rows = db.query("SELECT pool, fingerprint, secret FROM upstream_secrets").all() as { pool: string; fingerprint: string; secret: string }[];
+  return rows.filter((row) => {
+    try {
+      sealer.open(row.secret);
+      return false;
+    } catch {
+      return true;
+    }
+  }).map((row) => `${row.pool}:${row.fingerprint.slice(0, 8)}`);
+}
+
+export function addUpstreamKey(db: Database, pool: string, apiKey: string, sealer: Sealer = PLAINTEXT, now = Date.now()): void {
+  db.run("INSERT OR IGNORE INTO upstream_secrets (pool, fingerprint, secret, added_at) VALUES (?, ?, ?, ?)", [pool, secretFingerprint(apiKey), sealer.seal(apiKey), now]);
 }
 
 export function removeUpstreamKey(db: Database, pool: string, apiKey: string): boolean {
-  return db.run("DELETE FROM upstream_keys WHERE pool = ? AND api_key = ?", [pool, apiKey]).changes > 0;
+  return db.run("DELETE FROM upstream_secrets WHERE pool = ? AND fingerprint = ?", [pool, secretFingerprint(apiKey)]).changes > 0;
 }
 
+/**
+ * Every stored key sealed with the sealer's current key (or opened, without one), in one
+ * transaction: all rows change or none. Returns how many were rewritten.
+ */
+export function resealUpstreamKeys(db: Database, sealer: Sealer): number {
+  const rows = db.query("SELECT pool, fingerprint, secret FROM upstream_secrets").all() as { pool: string; fingerprint: string; secret: string }[];
+  const stale = rows.filter((row) => !sealer.isCurrent(row.secret));
+  if (stale.length === 0) return 0;
+  db.transaction(() => {
+    for (const row of stale) {
+      db.run("UPDATE upstream_secrets SET secret = ? WHERE pool = ? AND fingerprint = ?", [sealer.seal(sealer.open(row.secret)), row.pool, row.fingerprint]);
+    }
+  })();
+  checkpoint(db);
+  return stale.length;
+}

@@ -8,6 +8,7 @@
 import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { Elysia } from "elysia";
+import { SECRET_KEYS } from "../../config.ts";
 import { GatewayError } from "../../hub.ts";
 import { mask } from "../../log.ts";
 import type { Pool } from "../../pool/pool.ts";
@@ -49,7 +50,6 @@ const COOKIE = "jellycli_admin";
 const SESSION_MS = 12 * 3_600_000;
 const LOCKOUT_WINDOW_MS = 15 * 60_000;
 const LOCKOUT_FAILURES = 5;
-const SECRET_KEYS = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys"]);
 
 /** The admin surface's authentication, shared by its routes and by /health's details. */
 export class AdminAuth {
