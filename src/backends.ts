@@ -5,7 +5,7 @@ import type { Logger } from "./log.ts";
 import { emailOf, type ApiKeyCredential, type Credential } from "./pool/credential.ts";
 import type { TokenSource } from "./pool/oauth.ts";
 import type { Pool, PoolMember } from "./pool/pool.ts";
-import { validationError, type CodeAssistUpstream } from "./upstreams/codeassist.ts";
+import { eligibilityError, type CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import type { Upstream, UpstreamAuth } from "./upstreams/types.ts";
 
 export interface Backend<T extends PoolMember = PoolMember, U extends Upstream = Upstream> {
@@ -51,7 +51,7 @@ export class CodeAssistBackend implements Backend<Credential, CodeAssistUpstream
   async probe(credential: Credential, signal?: AbortSignal): Promise<ProbeInfo> {
     const accessToken = await this.tokens.accessToken(credential);
     const loaded = await this.upstream.loadCodeAssist(accessToken, signal);
-    const problem = validationError(loaded);
+    const problem = eligibilityError(loaded);
     if (problem) throw problem;
     const project = typeof loaded.cloudaicompanionProject === "string" ? loaded.cloudaicompanionProject : loaded.cloudaicompanionProject?.id ?? undefined;
     if (project && !this.pool.projectOf(credential)) this.pool.setProject(credential.id, project);

@@ -3,7 +3,10 @@
 // The only module that reads process.env / argv or installs signal handlers.
 import { checkSafety, ConfigError, describeKeys, loadConfig, type Config } from "./config.ts";
 import { probeCredential } from "./health-check.ts";
-import { createGateway } from "./gateway.ts";
+import { createGateway, sealerFor } from "./gateway.ts";
+import { loginCommand } from "./cli/login.ts";
+import { decryptFile, rekey } from "./cli/secrets.ts";
+import { generateKey } from "./sealing.ts";
 import { createLogger, flushLogs } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { openDatabase } from "./store/database.ts";
@@ -19,6 +22,15 @@ Usage:
                                                       never writes the state file (a running gateway
                                                       owns it); exits 1 when an upstream has no
                                                       working credential
+  jellycli login [--no-browser] [--project ID] [--timeout SECONDS]
+                                                      add a Google account: sign in in a browser and the
+                                                      credential is written to credentials_dir (nothing is
+                                                      written if Google refuses the account); --no-browser
+                                                      for servers: paste the code Google shows
+  jellycli generate-key                               print a new encryption_key
+  jellycli decrypt FILE                               print an encrypted credential file in plaintext
+  jellycli rekey [--from OLD] --to NEW                re-encrypt every credential file and stored API key
+                                                      (stop the gateway first; safe to run again if cut off)
   jellycli keys create --name N [--models a,b] [--rpm N] [--budget TOKENS --period day|month|total] [--expires 2027-01-01]
                                                       a client API key, printed once
   jellycli keys list | keys revoke ID                 client keys (a running gateway follows within 2 s)
@@ -34,8 +46,10 @@ environment variables, then flags. config.example.toml lists them all.
 Config keys:
 `;
 
+const COMMANDS = ["serve", "check", "keys", "usage", "login", "generate-key", "decrypt", "rekey"] as const;
+
 interface Arguments {
-  command: "serve" | "check" | "keys" | "usage" | "version" | "help";
+  command: (typeof COMMANDS)[number] | "version" | "help";
   configPath?: string;
   flags: Record<string, string>;
   /** `keys`: the action and its positional argument (create | list | revoke ID). */
@@ -44,7 +58,14 @@ interface Arguments {
   options?: Record<string, string>;
 }
 
-const COMMAND_OPTIONS: Record<string, Set<string>> = { keys: new Set(["name", "models", "rpm", "budget", "period", "expires"]), usage: new Set(["from", "to", "by"]) };
+const COMMAND_OPTIONS: Record<string, Set<string>> = {
+  keys: new Set(["name", "models", "rpm", "budget", "period", "expires"]), usage: new Set(["from", "to", "by"]),
+  login: new Set(["project", "timeout"]), rekey: new Set(["from", "to"]),
+};
+/** Options that take no value. */
+const SWITCHES: Record<string, Set<string>> = { login: new Set(["no-browser"]) };
+/** Commands that take positional arguments (keys revoke ID, decrypt FILE). */
+const POSITIONAL = new Set(["keys", "decrypt"]);
 
 export function parseArguments(argv: string[]): Arguments {
   const result: Arguments = { command: "serve", flags: {} };
@@ -54,17 +75,21 @@ export function parseArguments(argv: string[]): Arguments {
     if (argument === "--version" || argument === "-v" || argument === "version") return { ...result, command: "version" };
     if (argument === "--help" || argument === "-h" || argument === "help") return { ...result, command: "help" };
     // The subcommand may stand anywhere: `jellycli --config f.toml check` works like `jellycli check --config f.toml`.
-    if ((argument === "serve" || argument === "check" || argument === "keys" || argument === "usage") && !sawCommand) {
-      result.command = argument;
+    if ((COMMANDS as readonly string[]).includes(argument) && !sawCommand) {
+      result.command = argument as Arguments["command"];
       sawCommand = true;
       continue;
     }
-    if (result.command === "keys" && !argument.startsWith("--")) {
+    if (POSITIONAL.has(result.command) && !argument.startsWith("--")) {
       (result.action ??= []).push(argument);
       continue;
     }
     if (!argument.startsWith("--")) throw new ConfigError(`unexpected argument "${argument}" (see --help)`);
     const [name, inline] = argument.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (SWITCHES[result.command]?.has(name)) {
+      (result.options ??= {})[name] = inline ?? "true";
+      continue;
+    }
     const value = inline ?? argv[++index];
     if (value === undefined) throw new ConfigError(`--${name} needs a value`);
     if (name === "config") result.configPath = value;
@@ -84,12 +109,32 @@ async function main(): Promise<number> {
     console.log(USAGE + describeKeys());
     return 0;
   }
+  if (args.command === "generate-key") {
+    console.log(generateKey());
+    return 0;
+  }
   const { config, origin, warnings } = await loadConfig({ configPath: args.configPath, env: process.env, flags: args.flags });
   const log = createLogger(config.log_level);
   for (const warning of warnings) log.warn(warning);
   if (args.command === "check") return check(config);
   if (args.command === "keys") return keysCommand(config, args.action ?? [], args.options ?? {});
   if (args.command === "usage") return usageCommand(config, args.options ?? {});
+  if (args.command === "decrypt") {
+    if (args.action?.length !== 1) throw new ConfigError("decrypt needs one FILE (an encrypted credential file)");
+    process.stdout.write(await decryptFile(args.action[0]!, sealerFor(config)));
+    return 0;
+  }
+  if (args.command === "rekey") return rekeyCommand(config, args.options ?? {});
+  if (args.command === "login") {
+    const timeoutS = Number(args.options?.timeout ?? 300);
+    if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new ConfigError("--timeout must be a number of seconds");
+    const lines = console[Symbol.asyncIterator]();
+    return loginCommand(config, {
+      noBrowser: args.options?.["no-browser"] === "true", project: args.options?.project, timeoutMs: timeoutS * 1000, sealer: sealerFor(config),
+      openBrowser, readLine: async () => (await lines.next()).value as string | undefined,
+      print: (text) => console.log(text), printError: (text) => console.error(text),
+    });
+  }
   checkSafety(config);
   const gateway = await createGateway(config, { log });
   const url = gateway.listen();
@@ -203,6 +248,31 @@ function usageCommand(config: Config, options: Record<string, string>): number {
     return 0;
   } finally {
     db.close();
+  }
+}
+
+/** `jellycli rekey [--from OLD] --to NEW`; the keys may also come as JELLYCLI_REKEY_FROM / _TO (not in ps output). */
+async function rekeyCommand(config: Config, options: Record<string, string>): Promise<number> {
+  const to = options.to ?? process.env.JELLYCLI_REKEY_TO;
+  const from = options.from ?? process.env.JELLYCLI_REKEY_FROM ?? config.encryption_key;
+  if (!to) throw new ConfigError("rekey needs --to NEW_KEY (from jellycli generate-key); --from OLD_KEY opens what is encrypted now");
+  const result = await rekey(config, from, to);
+  console.log(`Re-encrypted ${result.files} credential file(s) and ${result.storedKeys} stored API key(s); ${result.current} file(s) already used the new key.`);
+  console.log("Start jellycli with the new key now (encryption_key, JELLYCLI_ENCRYPTION_KEY or --encryption-key).");
+  return 0;
+}
+
+/** Where a desktop is there to show it: xdg-open, open, start. False when none could be started. */
+function openBrowser(url: string): boolean {
+  const command = process.platform === "darwin" ? ["open", url]
+    : process.platform === "win32" ? ["cmd", "/c", "start", "", url]
+      : process.env.DISPLAY || process.env.WAYLAND_DISPLAY ? ["xdg-open", url] : undefined;
+  if (!command) return false;
+  try {
+    Bun.spawn(command, { stdout: "ignore", stderr: "ignore", stdin: "ignore" }).unref();
+    return true;
+  } catch {
+    return false;
   }
 }
 

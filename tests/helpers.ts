@@ -73,6 +73,8 @@ export function testConfig(mock: MockGoogle, workspace: Workspace, overrides: Pa
     database: join(workspace.dir, "jellycli.db"),
     code_assist_endpoint: mock.url,
     oauth_token_url: mock.tokenUrl,
+    oauth_auth_url: mock.authUrl,
+    oauth_userinfo_url: mock.userinfoUrl,
     state_flush_interval_s: 0.05,
     ...overrides,
   }).config;
@@ -136,6 +138,8 @@ export function processEnv(mock: MockGoogle, workspace: Workspace): Record<strin
     JELLYCLI_DATABASE: join(workspace.dir, "jellycli.db"),
     JELLYCLI_CODE_ASSIST_ENDPOINT: mock.url,
     JELLYCLI_OAUTH_TOKEN_URL: mock.tokenUrl,
+    JELLYCLI_OAUTH_AUTH_URL: mock.authUrl,
+    JELLYCLI_OAUTH_USERINFO_URL: mock.userinfoUrl,
     JELLYCLI_STATE_FLUSH_INTERVAL_S: "60",
   };
 }

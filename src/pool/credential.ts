@@ -129,8 +129,9 @@ export function parseCredential(id: string, path: string, text: string): Credent
   };
 }
 
-/** The account's email from the OAuth id_token, when the file has one (no network needed). */
+/** The account's email: written by `jellycli login`, else from the OAuth id_token (no network needed). */
 export function emailOf(credential: Credential): string | undefined {
+  if (typeof credential.raw.email === "string" && credential.raw.email !== "") return credential.raw.email;
   const token = credential.raw.id_token;
   if (typeof token !== "string") return undefined;
   try {

@@ -54,6 +54,7 @@ const NEEDS_A_PERSON: Record<string, string> = {
   SERVICE_DISABLED: "the Gemini for Google Cloud API is disabled in this account's project",
   SUBSCRIPTION_REQUIRED: "this account has no Gemini Code Assist subscription or licence",
   PROJECT_REQUIRED: "this account needs a Google Cloud project",
+  INELIGIBLE_TIER: "Google does not serve Code Assist to this account (Standard or Enterprise licence needed)",
 };
 
 /** The part of a GatewayError the pool keeps. */

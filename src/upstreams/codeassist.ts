@@ -23,6 +23,7 @@ interface Envelope {
 
 interface Tier {
   id?: string;
+  name?: string;
   isDefault?: boolean;
 }
 
@@ -30,7 +31,7 @@ export interface LoadCodeAssistResponse {
   currentTier?: Tier | null;
   paidTier?: Tier | null;
   allowedTiers?: Tier[] | null;
-  ineligibleTiers?: { reasonCode?: string; reasonMessage?: string; validationUrl?: string }[] | null;
+  ineligibleTiers?: { reasonCode?: string; reasonMessage?: string; validationUrl?: string; validationLearnMoreUrl?: string }[] | null;
   cloudaicompanionProject?: string | { id?: string } | null;
 }
 
@@ -71,27 +72,40 @@ export class CodeAssistUpstream implements Upstream {
   }
 
   /** The account's tier and project as Code Assist sees them: the cheap call health checks use. */
-  async loadCodeAssist(accessToken: string, signal?: AbortSignal): Promise<LoadCodeAssistResponse> {
+  async loadCodeAssist(accessToken: string, signal?: AbortSignal, project?: string): Promise<LoadCodeAssistResponse> {
     const call = { model: "", auth: { accessToken }, signal };
-    return this.transport.json<LoadCodeAssistResponse>(`${this.base}:loadCodeAssist`, this.init(call, { metadata: CLIENT_METADATA }), "Code Assist loadCodeAssist");
+    const body = project ? { cloudaicompanionProject: project, metadata: { ...CLIENT_METADATA, duetProject: project } } : { metadata: CLIENT_METADATA };
+    return this.transport.json<LoadCodeAssistResponse>(`${this.base}:loadCodeAssist`, this.init(call, body), "Code Assist loadCodeAssist");
   }
 
   /** The Code Assist project of the account behind `accessToken`, onboarding it when new. */
   async discoverProject(accessToken: string, signal?: AbortSignal): Promise<string> {
+    return (await this.setUpAccount(accessToken, { signal })).project;
+  }
+
+  /**
+   * Gemini CLI's setupUser (protocol §6.3): the account's project and tier, onboarding it when new.
+   * `project` pins a Google Cloud project (`jellycli login --project`). Throws a needs_person
+   * GatewayError when Google refuses the account (validation, ineligible tier, no project).
+   */
+  async setUpAccount(accessToken: string, options: { project?: string; signal?: AbortSignal } = {}): Promise<{ project: string; tier: string }> {
+    const { project: pinned, signal } = options;
     const call = { model: "", auth: { accessToken }, signal };
-    const loaded = await this.loadCodeAssist(accessToken, signal);
+    const loaded = await this.loadCodeAssist(accessToken, signal, pinned);
 
     if (loaded.currentTier) {
-      const project = typeof loaded.cloudaicompanionProject === "string" ? loaded.cloudaicompanionProject : loaded.cloudaicompanionProject?.id;
-      if (project) return project;
+      const project = (typeof loaded.cloudaicompanionProject === "string" ? loaded.cloudaicompanionProject : loaded.cloudaicompanionProject?.id) ?? pinned;
+      if (project) return { project, tier: loaded.paidTier?.id ?? loaded.currentTier.id ?? "standard-tier" };
       throw projectError(loaded, "the account is onboarded but Code Assist names no project for it");
     }
-    const validation = validationError(loaded);
-    if (validation) throw validation;
+    const refusal = eligibilityError(loaded);
+    if (refusal) throw refusal;
 
     const tier = loaded.allowedTiers?.find((candidate) => candidate.isDefault)?.id ?? "legacy-tier";
     // The free tier must be onboarded without a project (the server answers 412 otherwise).
-    const onboardBody = { tierId: tier, metadata: CLIENT_METADATA };
+    const onboardBody = tier === "free-tier" || !pinned
+      ? { tierId: tier, metadata: CLIENT_METADATA }
+      : { tierId: tier, cloudaicompanionProject: pinned, metadata: { ...CLIENT_METADATA, duetProject: pinned } };
     let operation = await this.transport.json<Operation>(`${this.base}:onboardUser`, this.init(call, onboardBody), "Code Assist onboardUser");
     const pollMs = this.options.onboardPollMs ?? 5000;
     const maxPolls = this.options.onboardMaxPolls ?? 60;
@@ -104,8 +118,8 @@ export class CodeAssistUpstream implements Upstream {
       const getInit = this.init(call, undefined);
       operation = await this.transport.json<Operation>(`${this.base}/${operation.name}`, { ...getInit, method: "GET" }, "Code Assist onboarding poll");
     }
-    const project = operation.response?.cloudaicompanionProject?.id;
-    if (project) return project;
+    const project = operation.response?.cloudaicompanionProject?.id ?? pinned;
+    if (project) return { project, tier };
     throw projectError(loaded, "onboarding finished without a project");
   }
 
@@ -126,15 +140,32 @@ export class CodeAssistUpstream implements Upstream {
   }
 }
 
-/** A new account Google wants verified first (loadCodeAssist's ineligibleTiers). */
-export function validationError(loaded: LoadCodeAssistResponse): GatewayError | undefined {
-  const validation = loaded.currentTier ? undefined : loaded.ineligibleTiers?.find((tier) => tier.reasonCode === "VALIDATION_REQUIRED" && tier.validationUrl);
-  if (!validation) return undefined;
+/**
+ * Why Google will not serve a new account (loadCodeAssist's ineligibleTiers), or undefined: it
+ * wants the account verified first (with a link), or no tier is open to it — Code Assist now serves
+ * licensed (Standard / Enterprise) accounts only and names the others ineligible.
+ */
+export function eligibilityError(loaded: LoadCodeAssistResponse): GatewayError | undefined {
+  if (loaded.currentTier) return undefined;
+  const validation = loaded.ineligibleTiers?.find((tier) => tier.reasonCode === "VALIDATION_REQUIRED" && tier.validationUrl);
+  if (validation) {
+    return new GatewayError({
+      status: 403, reason: "VALIDATION_REQUIRED", kind: "needs_person", helpUrl: validation.validationUrl,
+      message: `Google asks this account to verify itself before use: ${validation.validationUrl}`,
+    });
+  }
+  const ineligible = loaded.ineligibleTiers ?? [];
+  if (ineligible.length === 0 || loaded.allowedTiers?.some((tier) => tier.isDefault)) return undefined;
+  const reasons = [...new Set(ineligible.map((tier) => tier.reasonMessage ?? tier.reasonCode).filter(Boolean))].join("; ");
+  const help = ineligible.find((tier) => tier.validationLearnMoreUrl)?.validationLearnMoreUrl ?? INELIGIBLE_HELP_URL;
   return new GatewayError({
-    status: 403, reason: "VALIDATION_REQUIRED", kind: "needs_person", helpUrl: validation.validationUrl,
-    message: `Google asks this account to verify itself before use: ${validation.validationUrl}`,
+    status: 403, reason: "INELIGIBLE_TIER", kind: "needs_person", helpUrl: help,
+    message: `Google does not serve Gemini Code Assist to this account${reasons ? ` (${reasons})` : ""}: it needs a Standard or Enterprise licence; use a Gemini API key instead`,
   });
 }
+
+/** Where Google explains who may use Code Assist (its Standard and Enterprise editions). */
+const INELIGIBLE_HELP_URL = "https://developers.google.com/gemini-code-assist/docs/overview";
 
 function envelopeBody(call: UpstreamCall): Record<string, unknown> {
   return { model: call.model, project: call.auth.projectId, request: call.request };

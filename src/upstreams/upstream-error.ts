@@ -31,7 +31,7 @@ const ZERO_LIMIT = /limit:\s*0(?!\d|\.\d)/;
 const CAPACITY_REASONS = new Set(["MODEL_CAPACITY_EXHAUSTED", "MODEL_CAPACITY_EXCEEDED"]);
 const QUOTA_REASONS = new Set(["QUOTA_EXHAUSTED", "INSUFFICIENT_G1_CREDITS_BALANCE"]);
 /** 403 reasons only a person can fix (docs/codeassist-protocol.md §8.2). */
-const NEEDS_A_PERSON_REASONS = new Set(["VALIDATION_REQUIRED", "TOS_VIOLATION", "SERVICE_DISABLED", "SUBSCRIPTION_REQUIRED", "PROJECT_REQUIRED"]);
+const NEEDS_A_PERSON_REASONS = new Set(["VALIDATION_REQUIRED", "TOS_VIOLATION", "SERVICE_DISABLED", "SUBSCRIPTION_REQUIRED", "PROJECT_REQUIRED", "INELIGIBLE_TIER"]);
 const LICENCE_MESSAGE = /licen[cs]e|subscription/i;
 
 /** A Google error body (text, or the already-parsed object of an in-stream error) → GatewayError. */

@@ -22,6 +22,22 @@ export interface MockAccount {
   /** The token endpoint answers invalid_grant for this account. */
   revoked?: boolean;
   tokenLifetimeS?: number;
+  /** Its e-mail (userinfo); `<name>@example.com` when not set. */
+  email?: string;
+  /** Code Assist refuses it: not licensed (ineligible tier), or it must verify itself at this URL first. */
+  ineligible?: boolean;
+  validationUrl?: string;
+}
+
+/** What the mock's consent screen does with the next authorization request. */
+export type Consent = { account: string } | { error: string };
+
+interface IssuedCode {
+  account: string;
+  clientId: string;
+  redirectUri: string;
+  challenge: string;
+  used: boolean;
 }
 
 export type Scripted =
@@ -71,6 +87,11 @@ export class MockGoogle {
   chaos: { rateLimit?: number; serverError?: number; dropMidStream?: number; refreshFailure?: number } = {};
   /** When set, the token endpoint answers every refresh with this status and body. */
   tokenFailure: { status: number; body: unknown } | undefined;
+  /** The consent screen's answer: which account signs in, or an OAuth error (access_denied). */
+  consent: Consent | undefined;
+  /** Authorization requests that reached the consent screen, as sent. */
+  readonly authorizations: URLSearchParams[] = [];
+  private readonly codes = new Map<string, IssuedCode>();
 
   constructor() {
     // Like the real API, a body the mock cannot make sense of is a 400, never a crash.
@@ -86,6 +107,14 @@ export class MockGoogle {
 
   get tokenUrl(): string {
     return `${this.url}/token`;
+  }
+
+  get authUrl(): string {
+    return `${this.url}/o/oauth2/v2/auth`;
+  }
+
+  get userinfoUrl(): string {
+    return `${this.url}/userinfo`;
   }
 
   stop(): void {
@@ -141,6 +170,14 @@ export class MockGoogle {
     this.calls.push(call);
 
     if (path === "/token" && request.method === "POST") return this.token(new URLSearchParams(text), call);
+    if (path === "/o/oauth2/v2/auth" && request.method === "GET") return this.authorize(url.searchParams);
+    if (path === "/userinfo" && request.method === "GET") {
+      const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+      const issued = bearer ? this.tokens.get(bearer) : undefined;
+      if (!issued || issued.expiresAt <= Date.now()) return json({ error: { code: 401, message: "Request is missing required authentication credential.", status: "UNAUTHENTICATED" } }, 401);
+      const account = this.account(issued.account);
+      return json({ id: "1234567890", email: account.email ?? `${account.name}@example.com`, verified_email: true, picture: "https://example.invalid/p.png" });
+    }
     if (path.startsWith("/v1beta/models/")) return this.geminiApi(request, path, text, call);
     if (path === "/v1beta/models" && request.method === "GET") {
       const key = request.headers.get("x-goog-api-key") ?? "";
@@ -173,6 +210,13 @@ export class MockGoogle {
     if (request.method === "GET" && path.startsWith("/v1internal/operations/")) return this.poll(path.slice("/v1internal/".length));
     switch (path) {
       case "/v1internal:loadCodeAssist":
+        if (account.validationUrl) {
+          return json({ allowedTiers: [{ id: "free-tier", isDefault: true }], ineligibleTiers: [{ reasonCode: "VALIDATION_REQUIRED", reasonMessage: "Verify your account to continue.", tierId: "free-tier", validationUrl: account.validationUrl }] });
+        }
+        if (account.ineligible) {
+          // Code Assist for licensed accounts only: no tier open to this one.
+          return json({ allowedTiers: [{ id: "standard-tier", userDefinedCloudaicompanionProject: true }], ineligibleTiers: [{ reasonCode: "INELIGIBLE_ACCOUNT", reasonMessage: "Your account is not eligible for Gemini Code Assist for individuals.", tierId: "free-tier", tierName: "Gemini Code Assist for individuals" }] });
+        }
         return json(account.needsOnboarding
           ? { allowedTiers: [{ id: "free-tier", name: "Gemini Code Assist for individuals", isDefault: true }, { id: "standard-tier", userDefinedCloudaicompanionProject: true }] }
           : { currentTier: { id: "free-tier", name: "Gemini Code Assist for individuals" }, allowedTiers: [{ id: "free-tier", isDefault: true }], cloudaicompanionProject: account.project });
@@ -244,8 +288,56 @@ export class MockGoogle {
     return new Response(inner.body!.pipeThrough(unwrap), { headers: { "content-type": "text/event-stream" } });
   }
 
+  /** The consent screen: checks the request like Google (client, redirect URI, scopes, PKCE), then redirects with a code or an error. */
+  private authorize(query: URLSearchParams): Response {
+    this.authorizations.push(query);
+    const redirectUri = query.get("redirect_uri") ?? "";
+    const loopback = /^http:\/\/127\.0\.0\.1:\d+\/[\w/]*$/.test(redirectUri);
+    if (query.get("client_id") !== GEMINI_CLI_CLIENT_ID) return new Response("Error 401: invalid_client", { status: 401 });
+    if (!loopback && redirectUri !== "https://codeassist.google.com/authcode") return new Response("Error 400: redirect_uri_mismatch", { status: 400 });
+    const scopes = (query.get("scope") ?? "").split(" ");
+    const wanted = ["https://www.googleapis.com/auth/cloud-platform", "https://www.googleapis.com/auth/userinfo.email", "https://www.googleapis.com/auth/userinfo.profile"];
+    const challenge = query.get("code_challenge") ?? "";
+    const ok = query.get("response_type") === "code" && wanted.every((scope) => scopes.includes(scope)) && query.get("access_type") === "offline"
+      && query.get("code_challenge_method") === "S256" && /^[A-Za-z0-9_-]{43}$/.test(challenge) && (query.get("state") ?? "").length >= 22;
+    if (!ok) return new Response("Error 400: invalid_request", { status: 400 });
+    const back = new URL(redirectUri);
+    back.searchParams.set("state", query.get("state")!);
+    const consent = this.consent;
+    if (!consent || "error" in consent) {
+      back.searchParams.set("error", consent?.error ?? "access_denied");
+    } else {
+      const code = `4/mock-code-${crypto.randomUUID()}`;
+      this.codes.set(code, { account: consent.account, clientId: GEMINI_CLI_CLIENT_ID, redirectUri, challenge, used: false });
+      back.searchParams.set("code", code);
+      back.searchParams.set("scope", wanted.join(" "));
+    }
+    return new Response(null, { status: 302, headers: { location: back.toString() } });
+  }
+
+  private exchangeCode(form: URLSearchParams, call: RecordedCall): Response {
+    const issued = this.codes.get(form.get("code") ?? "");
+    if (!issued || issued.used) return json({ error: "invalid_grant", error_description: "Malformed auth code." }, 400);
+    issued.used = true;
+    if (form.get("client_id") !== issued.clientId || form.get("client_secret") !== GEMINI_CLI_CLIENT_SECRET) return json({ error: "invalid_client", error_description: "Unauthorized" }, 401);
+    if (form.get("redirect_uri") !== issued.redirectUri) return json({ error: "redirect_uri_mismatch", error_description: "Bad Request" }, 400);
+    const verifier = form.get("code_verifier") ?? "";
+    const challenge = new Bun.CryptoHasher("sha256").update(verifier).digest("base64url");
+    if (verifier.length < 43 || challenge !== issued.challenge) return json({ error: "invalid_grant", error_description: "Invalid code verifier." }, 400);
+    const account = this.account(issued.account);
+    call.account = account.name;
+    if (account.revoked) return json({ error: "invalid_grant", error_description: "Account has been deleted" }, 400);
+    const lifetime = account.tokenLifetimeS ?? 3599;
+    return json({
+      access_token: this.issueToken(account.name, lifetime), expires_in: lifetime, refresh_token: account.refreshToken,
+      scope: "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.profile",
+      token_type: "Bearer", id_token: "eyJhbGciOiJSUzI1NiJ9.mock.signature",
+    });
+  }
+
   private token(form: URLSearchParams, call: RecordedCall): Response {
     call.body = Object.fromEntries(form);
+    if (form.get("grant_type") === "authorization_code") return this.exchangeCode(form, call);
     if (form.get("grant_type") !== "refresh_token") return json({ error: "unsupported_grant_type" }, 400);
     if (Math.random() < (this.chaos.refreshFailure ?? 0)) return json({ error: "internal_failure", error_description: "chaos" }, 503);
     if (this.tokenFailure) return json(this.tokenFailure.body, this.tokenFailure.status);
