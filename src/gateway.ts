@@ -16,6 +16,7 @@ import { GeminiApiUpstream } from "./upstreams/gemini-api.ts";
 import { OpenAICompatUpstream } from "./upstreams/openai-compat.ts";
 import { HealthChecker, probeCredential } from "./health-check.ts";
 import { TokenSource } from "./pool/oauth.ts";
+import { LoginService } from "./pool/login.ts";
 import { Pool } from "./pool/pool.ts";
 import { isBlocked, type CredentialState } from "./pool/transitions.ts";
 import { StateStore } from "./pool/state.ts";
@@ -191,6 +192,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     log.info("credentials reloaded", { count: next.length, skipped: bad.length });
   }, sealer);
   await watcher.prime(credentials);
+  const logins = new LoginService({
+    client: {
+      authUrl: config.oauth_auth_url, tokenUrl: config.oauth_token_url, userinfoUrl: config.oauth_userinfo_url,
+      clientId: config.oauth_client_id, clientSecret: config.oauth_client_secret, fetch: fetchImpl, timeoutMs: config.connect_timeout_ms,
+    },
+    codeAssist, credentialsDir: config.credentials_dir, sealer, now,
+    // Google accepts any port on a loopback address for this client; public_url where another address is registered.
+    redirectUri: () => `${config.public_url?.replace(/\/+$/, "") ?? `http://${splitBindAddress(config.bind_address).hostname === "::1" ? "[::1]" : "127.0.0.1"}:${server?.port}`}/oauth2/callback`,
+    onAdded: () => watcher.poll(),
+  });
   const app = createApp({
     executor, log, now,
     pools: [...backends.values()].map((backend) => ({ name: backend.name, pool: backend.pool })),
@@ -263,6 +274,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       await watcher.poll();
     },
     metricsToken: config.metrics_token,
+    logins,
     tail,
     metrics: () => metrics.render(credentialGauge(), process.memoryUsage().rss),
     corsOrigins: config.cors_origins,

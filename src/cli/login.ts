@@ -2,6 +2,7 @@
 // listener on 127.0.0.1:<free port>/oauth2callback receives the browser's redirect; with
 // --no-browser, Google shows the code on its own page and the person pastes it here. Nothing is
 // written unless Google accepts the account (docs/codeassist-protocol.md §10.2, §10.3).
+import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { GatewayError } from "../hub.ts";
 import { beginLogin, callbackError, completeLogin, loginFailure, loginPage, MANUAL_REDIRECT_URI, parseCallback, type CompleteLoginDeps, type LoginResult, type PendingLogin } from "../pool/login.ts";
@@ -39,7 +40,7 @@ export async function loginCommand(config: Config, options: LoginCommandOptions)
     const result = await Promise.race([options.noBrowser ? pasteFlow(deps, options) : loopbackFlow(deps, options, timeout), timeout]);
     options.print([
       `Logged in as ${result.email}: project ${result.project}, tier ${result.tier}.`,
-      `Saved ${result.file}${options.sealer.enabled ? " (encrypted)" : ""}; a running jellycli picks it up within credentials_poll_s (${config.credentials_poll_s} s).`,
+      `Saved ${join(config.credentials_dir, result.file)}${options.sealer.enabled ? " (encrypted)" : ""}; a running jellycli picks it up within credentials_poll_s (${config.credentials_poll_s} s).`,
     ].join("\n"));
     return 0;
   } catch (error) {

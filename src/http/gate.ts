@@ -32,6 +32,8 @@ export interface GateOptions {
 
 /** Paths anyone may call: load balancers probe them. */
 const PUBLIC_PATHS = new Set(["/health", "/"]);
+/** Outside /admin/ but authenticated by routes/admin.ts. */
+const ADMIN_PATHS = new Set(["/metrics", "/oauth2/callback"]);
 const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const ALLOWED_HEADERS = "authorization, content-type, x-goog-api-key, x-api-key, x-goog-api-client, anthropic-version, anthropic-beta, openai-organization, openai-project, x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, x-stainless-retry-count, x-stainless-runtime, x-stainless-runtime-version, x-stainless-timeout";
 const EXPOSED_HEADERS = "retry-after, retry-after-ms, x-jellycli-fallback-model, x-request-id";
@@ -56,8 +58,8 @@ export function gate(handler: (request: Request, url: URL) => Response | Promise
       if (!origin || !cors) return refuse(new GatewayError({ status: 403, code: "cors_not_allowed", message: "Cross-origin requests are not enabled for this origin (cors_origins)." }));
       return new Response(null, { status: 204, headers: { ...cors, "access-control-allow-methods": "GET, POST, OPTIONS", "access-control-allow-headers": request.headers.get("access-control-request-headers") ?? ALLOWED_HEADERS, "access-control-max-age": "600" } });
     }
-    // The admin API has its own authentication (routes/admin.ts).
-    if (!open && !PUBLIC_PATHS.has(url.pathname) && !url.pathname.startsWith("/admin/") && url.pathname !== "/metrics") {
+    // The admin API has its own authentication (routes/admin.ts); so has the OAuth callback (its state).
+    if (!open && !PUBLIC_PATHS.has(url.pathname) && !url.pathname.startsWith("/admin/") && !ADMIN_PATHS.has(url.pathname)) {
       const candidates = presentedPasswords(request.headers, url);
       if (candidates.length === 0) {
         return refuse(new GatewayError({ status: 401, code: "missing_api_key", message: "Missing password: send it as `Authorization: Bearer <password>` (or `x-goog-api-key` / `?key=` for Gemini clients)." }));

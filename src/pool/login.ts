@@ -4,7 +4,6 @@
 // onboarding a new account), and the credential file — written only once Google has accepted the
 // account. Used by `jellycli login` and by the admin API; neither waits on anything else here.
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { GatewayError } from "../hub.ts";
 import type { Sealer } from "../sealing.ts";
 import type { CodeAssistUpstream } from "../upstreams/codeassist.ts";
@@ -139,7 +138,7 @@ export interface LoginResult {
   email: string;
   project: string;
   tier: string;
-  /** The file written in credentials_dir. */
+  /** The file written in credentials_dir (its name: the credential's id). */
   file: string;
 }
 
@@ -169,7 +168,7 @@ export async function completeLogin(deps: CompleteLoginDeps, pending: PendingLog
     token_type: tokens.token_type ?? "Bearer", scope: tokens.scope ?? LOGIN_SCOPES.join(" "),
     project_id: project, email, tier,
   }, deps.sealer, true);
-  return { email, project, tier, file: join(deps.credentialsDir, file) };
+  return { email, project, tier, file };
 }
 
 export type LoginStatus =
@@ -258,4 +257,50 @@ export function loginPage(outcome: LoginStatus): Response {
 export function loginFailure(error: unknown): Extract<LoginStatus, { status: "error" }> {
   const cause = error instanceof GatewayError ? error : undefined;
   return { status: "error", error: cause?.message ?? (error as Error).message ?? String(error), ...(cause?.helpUrl ? { help_url: cause.helpUrl } : {}) };
+}
+
+export interface LoginServiceDeps extends CompleteLoginDeps {
+  /** Where Google sends the browser back: this gateway's /oauth2/callback. */
+  redirectUri: () => string;
+  /** After a credential file was written: the pool picks it up now rather than at the next poll. */
+  onAdded: () => Promise<void>;
+  now: () => number;
+}
+
+/** Logins started from the admin API: begin, finish through the callback or a pasted address, status. */
+export class LoginService {
+  private readonly states: LoginStates;
+
+  constructor(private readonly deps: LoginServiceDeps) {
+    this.states = new LoginStates(deps.now);
+  }
+
+  start(owner: string): { auth_url: string; state: string } {
+    const pending = beginLogin(this.deps.client, this.deps.redirectUri());
+    this.states.add(pending, owner);
+    return { auth_url: pending.url, state: pending.state };
+  }
+
+  /** Throws (400) for an unknown, reused, expired or — with `owner` — someone else's state; else the outcome. */
+  async finish(input: CallbackInput, owner?: string): Promise<LoginStatus> {
+    const pending = this.states.claim(input.state, owner);
+    let outcome: LoginStatus;
+    try {
+      const refusal = callbackError(input);
+      if (refusal) throw refusal;
+      const account = await completeLogin(this.deps, pending, input.code!);
+      await this.deps.onAdded();
+      outcome = { status: "done", account };
+    } catch (error) {
+      outcome = loginFailure(error);
+    }
+    this.states.finish(pending.state, outcome);
+    return outcome;
+  }
+
+  status(state: string, owner: string): LoginStatus {
+    const status = this.states.status(state, owner);
+    if (!status) throw GatewayError.invalidRequest("Unknown or expired login state.", "state");
+    return status;
+  }
 }

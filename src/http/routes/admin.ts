@@ -15,6 +15,7 @@ import type { Pool } from "../../pool/pool.ts";
 import { BUDGET_PERIODS, createKey, listKeys, revokeKey, updateKey, type BudgetPeriod, type KeyChanges } from "../../store/keys.ts";
 import { USAGE_GROUPS, usageReport, type UsageGroup } from "../../store/usage.ts";
 import { passwordMatcher } from "../auth.ts";
+import { loginPage, parseCallback, type LoginService, type LoginStatus } from "../../pool/login.ts";
 import type { LogTail, TailEntry } from "../../log-tail.ts";
 import { sseFraming, streamResponse } from "../stream-response.ts";
 import { toOpenAIErrorBody } from "../errors.ts";
@@ -43,6 +44,8 @@ export interface AdminDeps {
   removeCredential?: (id: string) => Promise<void>;
   /** Probes a credential now (token + a cheap call) and records the result in its pool. */
   probeCredential?: (id: string) => Promise<void>;
+  /** Adding Google accounts by logging in (pool/login.ts). */
+  logins?: LoginService;
   now: () => number;
 }
 
@@ -71,6 +74,12 @@ export class AdminAuth {
     const session = cookieOf(request, COOKIE);
     const expires = session ? this.sessions.get(session) : undefined;
     return session && expires !== undefined && expires > this.deps.now() ? "cookie" : undefined;
+  }
+
+  /** Who the administrator is, for what must stay theirs (a login they started): the session, or the bearer / open surface. */
+  principal(request: Request): string | undefined {
+    const how = this.check(request);
+    return how === "cookie" ? `session:${cookieOf(request, COOKIE)}` : how;
   }
 }
 
@@ -105,7 +114,42 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     return new Response(deps.metrics?.() ?? "", { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
   });
 
-  return new Elysia({ name: "routes.admin" }).use(metrics).group("/admin/api", (api) => api
+  const logins = () => {
+    if (!deps.logins) throw new GatewayError({ status: 501, message: "Logging in is not available here." });
+    return deps.logins;
+  };
+  const owner = (request: Request) => auth.principal(request)!;
+  const publicStatus = (outcome: LoginStatus) => outcome.status === "done"
+    ? { status: "done", account: { id: outcome.account.file, email: outcome.account.email, project_id: outcome.account.project, tier: outcome.account.tier } }
+    : outcome;
+  // Google sends the browser here; SameSite=Strict keeps the cookie away on that cross-site
+  // redirect, so the state (256 random bits, single-use) is what authenticates it.
+  const callback = new Elysia({ name: "routes.oauth-callback" }).get("/oauth2/callback", async ({ request }) => {
+    if (!enabled) authenticate(request);
+    try {
+      return loginPage(await logins().finish(parseCallback(new URL(request.url).search)));
+    } catch (error) {
+      return loginPage({ status: "error", error: (error as Error).message });
+    }
+  });
+
+  return new Elysia({ name: "routes.admin" }).use(metrics).use(callback).group("/admin/api", (api) => api
+    .post("/oauth/start", ({ request }) => {
+      guardChange(request);
+      return logins().start(owner(request));
+    })
+    .post("/oauth/callback", async ({ body, request }) => {
+      guardChange(request);
+      const address = (body as { callback_url?: unknown } | null)?.callback_url;
+      if (typeof address !== "string" || address.trim() === "") throw GatewayError.invalidRequest("`callback_url` must be the address the browser ended on after signing in.", "callback_url");
+      const input = parseCallback(address);
+      if (!input.state) throw GatewayError.invalidRequest("The address has no state: paste the whole address the browser ended on.", "callback_url");
+      return publicStatus(await logins().finish(input, owner(request)));
+    })
+    .get("/oauth/status", ({ query, request }) => {
+      authenticate(request);
+      return publicStatus(logins().status(String(query.state ?? ""), owner(request)));
+    })
     .post("/login", ({ body, request, set }) => {
       if (!enabled) authenticate(request);
       const address = deps.clientAddress(request);
