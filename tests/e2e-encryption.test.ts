@@ -68,6 +68,10 @@ describe("encryption at rest", () => {
       expect(envelopeOf(credentialFiles()["c.json"]!)).toBeDefined();
       const { credentials } = await readJson(await fetch(`${sealed.url}/admin/api/credentials`, { headers: { authorization: `Bearer ${ADMIN}` } }));
       expect(credentials.map((credential: { id: string }) => credential.id)).toContain("c.json");
+      // The admin API's view of the configuration masks the key like every secret.
+      const shown = await (await fetch(`${sealed.url}/admin/api/config`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+      expect(shown).toContain('"encryption_key"');
+      expect(shown).not.toContain(key);
     } finally {
       await sealed.stop();
     }

@@ -1,5 +1,6 @@
-// Smoke test of the compiled executable (run by .ci/run after `bun run compile`): --version, then
-// one streamed and one non-streamed request through dist/jellycli against the mock Google.
+// Smoke test of the compiled executable (run by .ci/run after `bun run compile`): --version,
+// generate-key, then one streamed and one non-streamed request through dist/jellycli against the
+// mock Google, with the credential encrypted at rest.
 import { join } from "node:path";
 import { MockGoogle } from "../mock/google.ts";
 import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli , readJson } from "../helpers.ts";
@@ -8,10 +9,14 @@ const binary = join(import.meta.dir, "..", "..", "dist", process.platform === "w
 const version = Bun.spawnSync([binary, "--version"]);
 if (version.exitCode !== 0 || !/^jellycli \d/.test(version.stdout.toString())) throw new Error(`--version failed: ${version.stderr}`);
 
+const key = Bun.spawnSync([binary, "generate-key"]).stdout.toString().trim();
+if (!/^[A-Za-z0-9_-]{43}$/.test(key)) throw new Error(`generate-key printed ${JSON.stringify(key)}`);
+
 const mock = new MockGoogle();
 const workspace = makeWorkspace();
 addReadyAccount(mock, workspace, "smoke");
-const gateway = await spawnJellycli([binary], processEnv(mock, workspace), workspace.dir);
+// With encryption at rest: the binary seals the file at start and serves from it.
+const gateway = await spawnJellycli([binary], { ...processEnv(mock, workspace), JELLYCLI_ENCRYPTION_KEY: key }, workspace.dir);
 try {
   const plain = await chat(gateway.url, { model: "gemini-2.5-pro", messages: [{ role: "user", content: "binary" }] });
   const answer = await readJson(plain);
@@ -19,6 +24,7 @@ try {
   const streamed = await (await chat(gateway.url, { model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "s" }] })).text();
   if (!streamed.includes('"content":"Echo: s"') || !streamed.trimEnd().endsWith("data: [DONE]")) throw new Error(`unexpected stream: ${streamed}`);
   const health = await readJson(await fetch(`${gateway.url}/health`));
+  if (!(await Bun.file(join(workspace.credentialsDir, "smoke.json")).text()).includes('"jellycli_sealed"')) throw new Error("the credential file was not encrypted");
   console.log(`binary smoke test ok: ${version.stdout.toString().trim()}, health ${JSON.stringify(health.credentials)}`);
 } finally {
   gateway.process.kill("SIGTERM");
