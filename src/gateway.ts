@@ -305,7 +305,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         server = Bun.serve({
           hostname,
           port,
-          fetch: withRequestLog(app.fetch, { mode: config.log_requests, dir: config.log_dir, log, onDone: countUsage }),
+          fetch: withRequestLog(app.fetch, { mode: config.log_requests, dir: config.log_dir, log, onDone: countUsage, onStream: (open) => { metrics.openStreams += open ? 1 : -1; } }),
           // Streams and long non-streamed answers must not be cut by Bun's 10 s default; the
           // upstream idle timeout and SSE keep-alives bound silence instead.
           idleTimeout: 0,

@@ -89,6 +89,8 @@ export function streamEnded(trace: RequestTrace | undefined): (() => void) | und
 export interface RequestLogOptions {
   /** Told about every request once it is over (usage statistics), whatever the log mode. */
   onDone?: (trace: RequestTrace, status: number) => void;
+  /** Told when a streamed answer starts and when it ends (the open-streams gauge). */
+  onStream?: (open: boolean) => void;
   mode: RequestLogMode;
   dir: string;
   log: Logger;
@@ -103,6 +105,10 @@ export function withRequestLog(handler: (request: Request) => Response | Promise
     const trace: RequestTrace = { id: crypto.randomUUID(), started: performance.now(), full: options.mode === "full", method: request.method, path };
     traces.set(request, trace);
     const response = await handler(request);
+    if (trace.streamEnd && options.onStream) {
+      options.onStream(true);
+      void trace.streamEnd.then(() => options.onStream!(false));
+    }
     const summary = () => {
       options.onDone?.(trace, response.status);
       if (options.mode === "off") return;

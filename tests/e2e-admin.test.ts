@@ -230,6 +230,19 @@ describe("/metrics", () => {
     for (const secret of ["client-pw-1234", ADMIN, token, "ya29.", "a.json", "b.json"]) expect(text).not.toContain(secret);
     expect((await fetch(`${gateway.url}/metrics`, { headers: bearer })).status).toBe(200);
   });
+
+  test("jellycli_open_streams counts the streams being sent right now", async () => {
+    const gateway = await start({ admin_password: ADMIN });
+    // Two chunks 400 ms apart: each stream stays open that long.
+    for (const name of ["a", "b"]) mock.script(name, { kind: "reply", chunks: ["one ", "two"], delayMs: 400 });
+    const open = [0, 1].map(() => chat(gateway.url, { model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "hi" }] }));
+    const responses = await Promise.all(open);
+    const gauge = async () => /^jellycli_open_streams (\d+)$/m.exec(await (await fetch(`${gateway.url}/metrics`, { headers: bearer })).text())![1];
+    expect(await gauge()).toBe("2");
+    await Promise.all(responses.map((response) => response.text()));
+    await Bun.sleep(20);
+    expect(await gauge()).toBe("0");
+  });
 });
 
 describe("secrets around the admin API", () => {
