@@ -275,6 +275,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     },
     metricsToken: config.metrics_token,
     logins,
+    openStreams: () => metrics.openStreams,
+    startedAt: now(),
     tail,
     metrics: () => metrics.render(credentialGauge(), process.memoryUsage().rss),
     corsOrigins: config.cors_origins,

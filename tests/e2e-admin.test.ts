@@ -122,6 +122,32 @@ describe("admin data", () => {
   });
 });
 
+describe("overview", () => {
+  test("the last 24 hours by hour and 30 days by day, credentials by state, today's top models and keys; settings show version and uptime", async () => {
+    const gateway = await start({ admin_password: ADMIN });
+    const created = await readJson(await admin(gateway, "/keys", { method: "POST", headers: bearer, body: JSON.stringify({ name: "team" }) }));
+    for (const model of ["gemini-2.5-flash", "gemini-2.5-flash", "gemini-2.5-pro"]) {
+      expect((await chat(gateway.url, { model, messages: [{ role: "user", content: "one two" }] }, { authorization: `Bearer ${created.key}` })).status).toBe(200);
+    }
+    expect((await chat(gateway.url, { model: "no-such-model", messages: [{ role: "user", content: "x" }] }, { authorization: `Bearer ${created.key}` })).status).toBe(404);
+    await admin(gateway, "/credentials/b.json", { method: "PATCH", headers: bearer, body: JSON.stringify({ disabled: true }) });
+    await Bun.sleep(150); // one usage flush
+    const view = await readJson(await admin(gateway, "/overview", { headers: bearer }));
+    expect(view.hourly).toHaveLength(24);
+    expect(view.hourly.at(-1)).toMatchObject({ hour: new Date().toISOString().slice(0, 13), requests: 4, errors: 1 });
+    expect(view.daily).toHaveLength(30);
+    expect(view.daily.at(-1)).toMatchObject({ day: new Date().toISOString().slice(0, 10), requests: 4, errors: 1 });
+    expect(view.daily[0].requests).toBe(0);
+    expect(view).toMatchObject({ requests_24h: 4, errors_24h: 1, error_rate_24h: 0.25, open_streams: 0 });
+    expect(view.credentials).toMatchObject({ total: 2, active: 1, disabled: 1 });
+    expect(view.top_models[0]).toMatchObject({ model: "gemini-2.5-flash", requests: 2 });
+    expect(view.top_keys[0]).toMatchObject({ key: created.id, name: "team", requests: 4 });
+    const settings = await readJson(await admin(gateway, "/config", { headers: bearer }));
+    expect(settings.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(settings.uptime_s).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe("adding and removing credentials", () => {
   test("an uploaded OAuth file is checked with Google first, saved 0600 and used; a duplicate is 409; a refused one 400 and not saved; delete moves it aside", async () => {
     const { existsSync, readdirSync, statSync } = await import("node:fs");

@@ -57,6 +57,14 @@ const MIGRATIONS: (string | ((db: Database) => void))[] = [
     }
     db.run("DROP TABLE upstream_keys");
   },
+  // The admin page's last-24-hours chart: every request by UTC hour, whoever made it.
+  `CREATE TABLE usage_hours (
+     hour TEXT PRIMARY KEY,
+     requests INTEGER NOT NULL DEFAULT 0,
+     errors INTEGER NOT NULL DEFAULT 0,
+     input_tokens INTEGER NOT NULL DEFAULT 0,
+     output_tokens INTEGER NOT NULL DEFAULT 0
+   )`,
 ];
 
 /** How a stored secret is found again without storing it in the clear: SHA-256, hex. */

@@ -40,8 +40,16 @@ interface Spent {
   total: number;
 }
 
+interface HourCounters {
+  requests: number;
+  errors: number;
+  input: number;
+  output: number;
+}
+
 export class UsageRecorder {
   private pending = new Map<string, Counters>();
+  private pendingHours = new Map<string, HourCounters>();
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Tokens each key spent, for budgets: loaded once, then kept up to date in memory. */
   private readonly spent = new Map<string, Spent>();
@@ -81,8 +89,30 @@ export class UsageRecorder {
     return this.dayText;
   }
 
+  private hourStart = 0;
+  private hourText = "";
+
+  /** "YYYY-MM-DDTHH" (UTC) of `at`, formatted once per hour. */
+  private hourOf(at: number): string {
+    if (at < this.hourStart || at >= this.hourStart + 3_600_000) {
+      this.hourStart = at - (at % 3_600_000);
+      this.hourText = new Date(this.hourStart).toISOString().slice(0, 13);
+    }
+    return this.hourText;
+  }
+
   record(event: UsageEvent): void {
     const day = this.dayOf(event.at);
+    const hour = this.hourOf(event.at);
+    let hourly = this.pendingHours.get(hour);
+    if (!hourly) {
+      hourly = { requests: 0, errors: 0, input: 0, output: 0 };
+      this.pendingHours.set(hour, hourly);
+    }
+    hourly.requests++;
+    if (event.status >= 400) hourly.errors++;
+    hourly.input += event.input;
+    hourly.output += event.output;
     const tokens = event.input + event.output;
     const spent = this.spent.get(event.keyId) ?? { day, dayTokens: 0, month: day.slice(0, 7), monthTokens: 0, total: 0 };
     if (spent.day !== day) Object.assign(spent, { day, dayTokens: 0 });
@@ -118,10 +148,12 @@ export class UsageRecorder {
 
   /** Everything counted since the last flush, added to the database in one transaction. */
   flush(): void {
-    if (this.pending.size === 0 && this.lastUsed.size === 0) return;
+    if (this.pending.size === 0 && this.lastUsed.size === 0 && this.pendingHours.size === 0) return;
     const rows = [...this.pending.values()];
+    const hours = [...this.pendingHours];
     const lastUsed = [...this.lastUsed];
     this.pending = new Map();
+    this.pendingHours = new Map();
     this.lastUsed = new Map();
     const upsert = this.db.prepare(`INSERT INTO usage (day, key_id, credential, model, requests, errors_4xx, errors_5xx, input_tokens, output_tokens, cached_tokens)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -129,8 +161,12 @@ export class UsageRecorder {
         requests = requests + excluded.requests, errors_4xx = errors_4xx + excluded.errors_4xx, errors_5xx = errors_5xx + excluded.errors_5xx,
         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, cached_tokens = cached_tokens + excluded.cached_tokens`);
     const touch = this.db.prepare("UPDATE client_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?");
+    const hourly = this.db.prepare(`INSERT INTO usage_hours (hour, requests, errors, input_tokens, output_tokens) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (hour) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens`);
     this.db.transaction(() => {
       for (const row of rows) upsert.run(row.day, row.keyId, row.credential, row.model, row.requests, row.errors4xx, row.errors5xx, row.input, row.output, row.cached);
+      for (const [hour, row] of hours) hourly.run(hour, row.requests, row.errors, row.input, row.output);
       for (const [id, at] of lastUsed) touch.run(at, id);
     })();
   }
@@ -152,4 +188,20 @@ export function usageReport(db: Database, from: string, to: string, groups: read
   const groupBy = groups.length > 0 ? `GROUP BY ${groups.map((group) => COLUMN[group]).join(", ")} ORDER BY ${groups.map((group) => COLUMN[group]).join(", ")}` : "";
   const sums = "SUM(requests) AS requests, SUM(errors_4xx) AS errors_4xx, SUM(errors_5xx) AS errors_5xx, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens";
   return db.query(`SELECT ${[...columns, sums].join(", ")} FROM usage WHERE day >= ? AND day <= ? ${groupBy}`).all(from, to) as UsageRow[];
+}
+
+export interface HourRow {
+  hour: string;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+}
+
+/** The `hours` UTC hours up to the one holding `now`, oldest first, zeros where nothing happened. */
+export function hourlyUsage(db: Database, now: number, hours = 24): HourRow[] {
+  const last = now - (now % 3_600_000);
+  const slots = Array.from({ length: hours }, (_, index) => new Date(last - (hours - 1 - index) * 3_600_000).toISOString().slice(0, 13));
+  const found = new Map((db.query("SELECT hour, requests, errors, input_tokens, output_tokens FROM usage_hours WHERE hour >= ? AND hour <= ?").all(slots[0]!, slots.at(-1)!) as HourRow[]).map((row) => [row.hour, row]));
+  return slots.map((hour) => found.get(hour) ?? { hour, requests: 0, errors: 0, input_tokens: 0, output_tokens: 0 });
 }

@@ -13,7 +13,7 @@ import { GatewayError } from "../../hub.ts";
 import { mask } from "../../log.ts";
 import type { Pool } from "../../pool/pool.ts";
 import { BUDGET_PERIODS, createKey, listKeys, revokeKey, updateKey, type BudgetPeriod, type KeyChanges } from "../../store/keys.ts";
-import { USAGE_GROUPS, usageReport, type UsageGroup } from "../../store/usage.ts";
+import { hourlyUsage, USAGE_GROUPS, usageReport, type UsageGroup, type UsageRow } from "../../store/usage.ts";
 import { passwordMatcher } from "../auth.ts";
 import { loginPage, parseCallback, type LoginService, type LoginStatus } from "../../pool/login.ts";
 import type { LogTail, TailEntry } from "../../log-tail.ts";
@@ -46,6 +46,11 @@ export interface AdminDeps {
   probeCredential?: (id: string) => Promise<void>;
   /** Adding Google accounts by logging in (pool/login.ts). */
   logins?: LoginService;
+  /** Streamed answers being sent now (the overview). */
+  openStreams?: () => number;
+  version?: string;
+  /** Epoch ms the gateway started (uptime on the settings page). */
+  startedAt?: number;
   now: () => number;
 }
 
@@ -179,6 +184,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       authenticate(request);
       const now = deps.now();
       return {
+        pools: deps.pools.map(({ name }) => ({ name, kind: name === "codeassist" ? "oauth" : "api_key" })),
         credentials: deps.pools.flatMap(({ name, pool }) => pool.reports(now).map((report) => {
           const state = pool.state(report.file);
           const cooling = Object.keys(report.cooling).length > 0;
@@ -325,7 +331,15 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     })
     .get("/config", ({ request }) => {
       authenticate(request);
-      return { config: maskSecrets(deps.config) };
+      const now = deps.now();
+      return {
+        config: maskSecrets(deps.config), version: deps.version ?? null,
+        started_at: deps.startedAt ? new Date(deps.startedAt).toISOString() : null, uptime_s: deps.startedAt ? Math.round((now - deps.startedAt) / 1000) : null,
+      };
+    })
+    .get("/overview", ({ request }) => {
+      authenticate(request);
+      return overview(deps);
     })
     .get("/logs", ({ query, request }) => {
       authenticate(request);
@@ -337,6 +351,36 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       // A first keep-alive sends the headers at once: nothing else may come for a while.
       return streamResponse(liveTail(deps.tail, request.signal), sseFraming<TailEntry>(toOpenAIErrorBody), { keepaliveMs: 15_000, primeKeepalive: true });
     }));
+}
+
+const DAY_MS = 86_400_000;
+
+/** What the admin page's first screen shows: the last 24 hours by hour, 30 days by day, credentials, today's top models and keys. */
+function overview(deps: AdminDeps) {
+  const now = deps.now();
+  const day = (at: number) => new Date(at).toISOString().slice(0, 10);
+  const days = Array.from({ length: 30 }, (_, index) => day(now - (29 - index) * DAY_MS));
+  const byDay = new Map(usageReport(deps.db, days[0]!, days.at(-1)!, ["day"]).map((row) => [row.day, row]));
+  const daily = days.map((name) => {
+    const row = byDay.get(name);
+    return { day: name, requests: row?.requests ?? 0, errors: (row?.errors_4xx ?? 0) + (row?.errors_5xx ?? 0), input_tokens: row?.input_tokens ?? 0, output_tokens: row?.output_tokens ?? 0 };
+  });
+  const hourly = hourlyUsage(deps.db, now);
+  const credentials = { total: 0, usable: 0, active: 0, suspected: 0, cooling: 0, disabled: 0, invalid: 0 };
+  for (const { pool } of deps.pools) for (const [state, count] of Object.entries(pool.summary(now))) credentials[state as keyof typeof credentials] += count;
+  const today = day(now);
+  const tokens = (row: UsageRow) => row.input_tokens + row.output_tokens;
+  const top = (group: "model" | "key") => usageReport(deps.db, today, today, [group]).sort((a, b) => tokens(b) - tokens(a) || b.requests - a.requests).slice(0, 5);
+  const names = new Map(listKeys(deps.db).map((record) => [record.id, record.name]));
+  const requests = hourly.reduce((sum, row) => sum + row.requests, 0);
+  const errors = hourly.reduce((sum, row) => sum + row.errors, 0);
+  return {
+    now: new Date(now).toISOString(), hourly, daily, credentials,
+    requests_24h: requests, errors_24h: errors, error_rate_24h: requests === 0 ? 0 : errors / requests,
+    top_models: top("model").map((row) => ({ model: row.model, requests: row.requests, tokens: tokens(row) })),
+    top_keys: top("key").map((row) => ({ key: row.key, name: names.get(String(row.key)) ?? String(row.key), requests: row.requests, tokens: tokens(row) })),
+    open_streams: deps.openStreams?.() ?? 0,
+  };
 }
 
 function publicKey(record: ReturnType<typeof listKeys>[number]) {
