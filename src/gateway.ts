@@ -158,7 +158,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const tail = new LogTail();
   const countUsage = (trace: RequestTrace, status: number) => {
     // The admin page's own polling would drown what it shows.
-    if (!trace.path.startsWith("/admin/")) tail.push({
+    if (trace.path !== "/admin" && !trace.path.startsWith("/admin/")) tail.push({
       at: Date.now(), method: trace.method, path: trace.path, status, model: trace.model, upstream: trace.backend,
       credential: trace.credential, ms: Math.round(performance.now() - trace.started), tokens: trace.tokens,
     });

@@ -38,7 +38,7 @@ export const MAX_JSON_DEPTH = 128;
 export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise<Response> } {
   const limits = { maxBytes: deps.maxBodyBytes, timeoutMs: deps.bodyReadTimeoutMs ?? BODY_READ_TIMEOUT_MS };
   const adminAuth = new AdminAuth({ adminPassword: deps.adminPassword, adminOpen: deps.adminOpen ?? false, now: deps.now });
-  const health = deps.adminPassword ? { ...deps, isAdmin: (request: Request) => adminAuth.check(request) !== undefined } : deps;
+  const health = { ...deps, adminPage: adminAuth.enabled && deps.db !== undefined, ...(deps.adminPassword ? { isAdmin: (request: Request) => adminAuth.check(request) !== undefined } : {}) };
   const app = new Elysia({ name: "jellycli" })
     .error({ GatewayError })
     // Routes behind the router (admin actions) may take no body at all.

@@ -33,7 +33,7 @@ export interface GateOptions {
 /** Paths anyone may call: load balancers probe them. */
 const PUBLIC_PATHS = new Set(["/health", "/"]);
 /** Outside /admin/ but authenticated by routes/admin.ts. */
-const ADMIN_PATHS = new Set(["/metrics", "/oauth2/callback"]);
+const ADMIN_PATHS = new Set(["/admin", "/metrics", "/oauth2/callback"]);
 const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const ALLOWED_HEADERS = "authorization, content-type, x-goog-api-key, x-api-key, x-goog-api-client, anthropic-version, anthropic-beta, openai-organization, openai-project, x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, x-stainless-retry-count, x-stainless-runtime, x-stainless-runtime-version, x-stainless-timeout";
 const EXPOSED_HEADERS = "retry-after, retry-after-ms, x-jellycli-fallback-model, x-request-id";

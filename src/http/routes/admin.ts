@@ -15,6 +15,7 @@ import type { Pool } from "../../pool/pool.ts";
 import { BUDGET_PERIODS, createKey, listKeys, revokeKey, updateKey, type BudgetPeriod, type KeyChanges } from "../../store/keys.ts";
 import { hourlyUsage, USAGE_GROUPS, usageReport, type UsageGroup, type UsageRow } from "../../store/usage.ts";
 import { passwordMatcher } from "../auth.ts";
+import { adminPageResponse } from "./admin-page.ts";
 import { loginPage, parseCallback, type LoginService, type LoginStatus } from "../../pool/login.ts";
 import type { LogTail, TailEntry } from "../../log-tail.ts";
 import { sseFraming, streamResponse } from "../stream-response.ts";
@@ -138,7 +139,16 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     }
   });
 
-  return new Elysia({ name: "routes.admin" }).use(metrics).use(callback).group("/admin/api", (api) => api
+  // The page itself holds no secret: it asks the API, which asks for the password.
+  const servePage = async ({ request, path }: { request: Request; path: string }) => {
+    if (!enabled) authenticate(request);
+    const response = await adminPageResponse(request, path);
+    if (!response) throw new GatewayError({ status: 404, code: "unknown_url", message: `Unknown request URL: GET ${path}` });
+    return response;
+  };
+  const pageRoutes = new Elysia({ name: "routes.admin-page" }).get("/admin", servePage).get("/admin/", servePage).get("/admin/assets/:name", servePage);
+
+  return new Elysia({ name: "routes.admin" }).use(metrics).use(callback).use(pageRoutes).group("/admin/api", (api) => api
     .post("/oauth/start", ({ request }) => {
       guardChange(request);
       return logins().start(owner(request));
@@ -174,6 +184,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       set.headers["set-cookie"] = `${COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`;
       return { ok: true, expires_at: new Date(now + SESSION_MS).toISOString() };
     })
+    .get("/session", ({ request }) => ({ via: authenticate(request) }))
     .post("/logout", ({ request, set }) => {
       const session = cookieOf(request, COOKIE);
       if (session) sessions.delete(session);

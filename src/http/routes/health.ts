@@ -10,6 +10,8 @@ export interface HealthDeps {
   pools: readonly { name: string; pool: Pool }[];
   version: string;
   now: () => number;
+  /** The admin surface is on here: `/` sends a browser to its page. */
+  adminPage?: boolean;
 }
 
 /**
@@ -21,11 +23,13 @@ export interface HealthDeps {
 export function healthRoutes(deps: HealthDeps) {
   const matches = passwordMatcher(deps.passwords);
   return new Elysia({ name: "routes.health" })
-    // What this is, for a person who opens the address in a browser (the admin page comes later).
-    .get("/", () => ({
-      name: "jellycli", version: deps.version,
-      endpoints: ["POST /v1/chat/completions", "GET /v1/models", "POST /v1beta/models/{model}:generateContent | :streamGenerateContent | :countTokens", "GET /v1beta/models", "GET /health", "GET /metrics", "/admin/api/…"],
-    }))
+    // What this is, for a person who opens the address in a browser: the admin page where there is one.
+    .get("/", () => deps.adminPage
+      ? new Response(null, { status: 302, headers: { location: "/admin" } })
+      : {
+        name: "jellycli", version: deps.version,
+        endpoints: ["POST /v1/chat/completions", "GET /v1/models", "POST /v1beta/models/{model}:generateContent | :streamGenerateContent | :countTokens", "GET /v1beta/models", "GET /health", "GET /metrics", "/admin/api/…"],
+      })
     .get("/health", ({ request }) => {
       const authorised = deps.isAdmin
         ? deps.isAdmin(request)
