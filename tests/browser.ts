@@ -22,7 +22,7 @@ export function launchBrowser(): Promise<Browser> {
 export async function waitForText(page: Page, text: string | RegExp, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const body = await page.evaluate(() => document.body.innerText);
+    const body = await page.evaluate(() => (globalThis as any).document.body.innerText as string);
     if (typeof text === "string" ? body.includes(text) : text.test(body)) return;
     if (Date.now() > deadline) throw new Error(`page never showed ${text}; it shows:\n${body.slice(0, 2000)}`);
     await Bun.sleep(50);
@@ -32,9 +32,10 @@ export async function waitForText(page: Page, text: string | RegExp, timeoutMs =
 /** Clicks the button (or link) whose visible text is `label`, inside `scope` when given. */
 export async function clickText(page: Page, label: string, scope = "body"): Promise<void> {
   const clicked = await page.evaluate((label, scope) => {
-    const root = document.querySelector(scope);
-    const target = [...(root?.querySelectorAll("button, a, label.button") ?? [])].find((element) => (element as HTMLElement).innerText.trim() === label);
-    (target as HTMLElement | undefined)?.click();
+    // Runs in the page (no DOM types on this side).
+    const root = (globalThis as any).document.querySelector(scope);
+    const target = [...(root?.querySelectorAll("button, a, label.button") ?? [])].find((element: any) => element.innerText.trim() === label) as any;
+    target?.click();
     return target !== undefined;
   }, label, scope);
   if (!clicked) throw new Error(`no button "${label}" in ${scope}`);

@@ -26,9 +26,9 @@ function App() {
   const route = useHashRoute("overview");
   useEffect(() => {
     onUnauthorized(() => setSignedIn(false));
-    api<{ via: string }>("/session").then((session) => {
+    api<{ via: string | null }>("/session").then((session) => {
       setNeedsPassword(session.via !== "open");
-      setSignedIn(true);
+      setSignedIn(session.via !== null);
     }, (error: ApiError) => setSignedIn(error.status !== 401));
   }, []);
   if (signedIn === undefined) return <p class="boot">Loading…</p>;

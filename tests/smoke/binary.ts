@@ -1,6 +1,6 @@
 // Smoke test of the compiled executable (run by .ci/run after `bun run compile`): --version,
 // generate-key, then one streamed and one non-streamed request through dist/jellycli against the
-// mock Google, with the credential encrypted at rest.
+// mock Google, with the credential encrypted at rest; the admin page and its assets from the binary.
 import { join } from "node:path";
 import { MockGoogle } from "../mock/google.ts";
 import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli , readJson } from "../helpers.ts";
@@ -24,6 +24,13 @@ try {
   const streamed = await (await chat(gateway.url, { model: "gemini-2.5-flash", stream: true, messages: [{ role: "user", content: "s" }] })).text();
   if (!streamed.includes('"content":"Echo: s"') || !streamed.trimEnd().endsWith("data: [DONE]")) throw new Error(`unexpected stream: ${streamed}`);
   const health = await readJson(await fetch(`${gateway.url}/health`));
+  // The admin page comes from the assets built into the executable.
+  const admin = await fetch(`${gateway.url}/admin`);
+  const html = await admin.text();
+  if (admin.status !== 200 || !admin.headers.get("content-security-policy")?.includes("script-src 'self'")) throw new Error(`GET /admin: ${admin.status}`);
+  const assets = [...html.matchAll(/"(\/admin\/assets\/[^"]+)"/g)].map((match) => match[1]!);
+  if (assets.length < 2) throw new Error(`the admin page names no assets: ${html}`);
+  for (const asset of assets) if ((await fetch(`${gateway.url}${asset}`)).status !== 200) throw new Error(`${asset} is missing from the binary`);
   if (!(await Bun.file(join(workspace.credentialsDir, "smoke.json")).text()).includes('"jellycli_sealed"')) throw new Error("the credential file was not encrypted");
   console.log(`binary smoke test ok: ${version.stdout.toString().trim()}, health ${JSON.stringify(health.credentials)}`);
 } finally {

@@ -184,7 +184,11 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       set.headers["set-cookie"] = `${COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`;
       return { ok: true, expires_at: new Date(now + SESSION_MS).toISOString() };
     })
-    .get("/session", ({ request }) => ({ via: authenticate(request) }))
+    // Whether this browser is signed in, without a 401 for the page to stumble on (404 where the surface is off).
+    .get("/session", ({ request }) => {
+      if (!enabled) authenticate(request);
+      return { via: auth.check(request) ?? null };
+    })
     .post("/logout", ({ request, set }) => {
       const session = cookieOf(request, COOKIE);
       if (session) sessions.delete(session);
