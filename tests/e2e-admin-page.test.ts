@@ -4,6 +4,8 @@
 // once, use it with the openai SDK and see its usage; the live log; the Google login button. No
 // console errors, no request to another host, no secret in anything the page receives.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import OpenAI from "openai";
 import type { Browser, Page } from "puppeteer-core";
 import { MockGoogle, googleErrorBody } from "./mock/google.ts";
@@ -135,6 +137,71 @@ describe("the admin page in a browser", () => {
     await popup;
     await waitForText(page, "Account added: kim@example.com (project project-kim, tier free-tier).", 10_000);
     await page.waitForSelector('tr[data-credential="kim@example.com.json"]');
+  }, 20_000);
+
+  test("credential files uploaded from the page are checked and added", async () => {
+    const spare = makeWorkspace();
+    addReadyAccount(mock, spare, "e");
+    await page.goto(`${gateway.url}/admin#/credentials`);
+    const input = await page.waitForSelector('input[type="file"]');
+    await (input as any).uploadFile(join(spare.credentialsDir, "e.json"));
+    await waitForText(page, "e.json added");
+    await page.waitForSelector('tr[data-credential="e.json"]');
+  }, 20_000);
+
+  test("usage by model as a chart and a table, downloaded as CSV", async () => {
+    const downloads = makeWorkspace().dir;
+    const session = await page.createCDPSession();
+    await session.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
+    await page.goto(`${gateway.url}/admin#/usage`);
+    await page.waitForSelector(".chart canvas");
+    await page.select("section select", "model");
+    await page.waitForSelector(".bars li");
+    await waitForText(page, /gemini-2\.5-flash\s/);
+    await clickText(page, "Download CSV");
+    let csv = "";
+    for (let attempt = 0; attempt < 50 && !csv; attempt++) {
+      await Bun.sleep(100);
+      const file = readdirSync(downloads).find((name) => name.endsWith(".csv"));
+      if (file) csv = readFileSync(join(downloads, file), "utf8");
+    }
+    expect(csv.split("\r\n")[0]).toBe("model,requests,errors_4xx,errors_5xx,input_tokens,output_tokens,cached_tokens");
+    expect(csv).toMatch(/\r\ngemini-2\.5-flash,\d+,0,0,\d+,\d+,0\r\n/);
+  }, 20_000);
+
+  test("settings show the version and the configuration with secrets masked", async () => {
+    await page.goto(`${gateway.url}/admin#/settings`);
+    await waitForText(page, "Effective configuration");
+    await waitForText(page, /Version\s+\d+\.\d+\.\d+/);
+    await waitForText(page, "admin_password");
+    expect(await page.evaluate(() => (globalThis as any).document.body.innerText as string)).not.toContain(ADMIN);
+  }, 20_000);
+
+  test("small: under 300 KB compressed; fits a phone's width; follows the system's dark mode", async () => {
+    const html = await fetch(`${gateway.url}/admin`, { headers: { "accept-encoding": "gzip" } });
+    const text = await html.text();
+    let total = Number(html.headers.get("content-length") ?? text.length);
+    for (const [, asset] of text.matchAll(/"(\/admin\/assets\/[^"]+)"/g)) {
+      const response = await fetch(`${gateway.url}${asset}`, { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
+      expect(response.headers.get("content-encoding")).toBe("gzip");
+      total += (await response.arrayBuffer()).byteLength;
+    }
+    expect(total).toBeLessThan(300 * 1024);
+
+    await page.setViewport({ width: 390, height: 800 });
+    for (const route of ["overview", "credentials", "keys", "usage", "logs"]) {
+      await page.goto(`${gateway.url}/admin#/${route}`);
+      await Bun.sleep(150);
+      // Wide tables scroll inside their own box; the page itself never scrolls sideways.
+      expect([route, await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth as number)]).toEqual([route, 390]);
+    }
+    await page.setViewport({ width: 1280, height: 900 });
+    const background = () => page.evaluate(() => (globalThis as any).getComputedStyle((globalThis as any).document.body).backgroundColor as string);
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+    const light = await background();
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+    expect(await background()).not.toBe(light);
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
   }, 20_000);
 
   test("no console errors, no request to another host, no secret in anything the page received", async () => {

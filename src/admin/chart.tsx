@@ -15,7 +15,12 @@ export interface ChartSeries {
   scale: "count" | "tokens";
 }
 
-const cssColor = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+/** A CSS variable's colour as #rrggbb (the canvas normalises whatever the stylesheet minifier wrote, e.g. #36d). */
+function cssColor(name: string): string {
+  const context = document.createElement("canvas").getContext("2d")!;
+  context.fillStyle = getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888888";
+  return context.fillStyle;
+}
 
 export function TimeChart(props: { label: string; x: number[]; series: ChartSeries[]; height?: number; step: "hour" | "day" }) {
   const box = useRef<HTMLDivElement>(null);
@@ -23,13 +28,15 @@ export function TimeChart(props: { label: string; x: number[]; series: ChartSeri
     const element = box.current;
     if (!element) return;
     const axisColor = cssColor("--muted");
+    const step = props.step === "hour" ? 3_600 : 86_400;
     const grid = { stroke: cssColor("--line"), width: 1 };
     const options: uPlot.Options = {
       width: Math.max(element.clientWidth, 200),
       height: props.height ?? 220,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, count: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] }, tokens: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      // One point alone would stretch the time axis over years: half a step either side instead.
+      scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - step / 2, max + step / 2] : [min, max]) }, count: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] }, tokens: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
         { stroke: axisColor, grid, values: (_u, ticks) => ticks.map((tick) => label(tick, props.step)) },
         { scale: "count", stroke: axisColor, grid, values: (_u, ticks) => ticks.map(compact), size: 48 },

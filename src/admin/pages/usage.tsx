@@ -22,7 +22,7 @@ const COLUMNS = ["requests", "errors_4xx", "errors_5xx", "input_tokens", "output
 const today = () => new Date().toISOString().slice(0, 10);
 
 export function UsagePage() {
-  const [from, setFrom] = useState(`${today().slice(0, 8)}01`);
+  const [from, setFrom] = useState(new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10));
   const [to, setTo] = useState(today());
   const [group, setGroup] = useState<Group>("day");
   const { data, error } = usePoll<Usage>(from && to ? `/usage?from=${from}&to=${to}&group_by=${group}` : undefined, 15_000);
