@@ -31,19 +31,13 @@ export interface StreamOptions {
 
 export const STREAM_HEADERS = { "cache-control": "no-cache", "x-accel-buffering": "no" };
 
-let open = 0;
-/** Streamed answers being sent right now (for /metrics). */
-export const openStreamCount = () => open;
-
 export function streamResponse<T>(source: AsyncIterable<T>, framing: Framing<T>, options: StreamOptions = {}): Response {
   const iterator = source[Symbol.asyncIterator]();
   let closed = false;
   let silence: Watch | undefined;
-  let counted = false;
   const finish = () => {
     if (closed) return false;
     closed = true;
-    if (counted) open--;
     silence?.stop();
     options.onEnd?.();
     return true;
@@ -51,10 +45,6 @@ export function streamResponse<T>(source: AsyncIterable<T>, framing: Framing<T>,
   const body = new ReadableStream({
     type: "direct",
     async pull(controller: ReadableStreamDirectController) {
-      if (!closed && !counted) {
-        counted = true;
-        open++;
-      }
       // Awaiting a write that could not go out at once is the backpressure: a client that stops
       // reading stops the source, and with it the upstream.
       // A promise only when the write could not go out at once: then it is awaited.
