@@ -20,6 +20,14 @@ const secondsSchema = (defaultValue: number, minimum: number, description: strin
 const choice = <const T extends string>(values: readonly T[], defaultValue: NoInfer<T>, description: string) =>
   t.Union(values.map((value) => t.Literal(value)), { default: defaultValue, description });
 
+/** Claude Code's main and small fast models onto Gemini's pro and flash (the longest matching pattern wins). */
+export const DEFAULT_MODEL_ALIASES: Record<string, string> = {
+  "claude-*": "gemini-2.5-pro",
+  "claude-haiku-*": "gemini-2.5-flash",
+  "claude-3-haiku-*": "gemini-2.5-flash",
+  "claude-3-5-haiku-*": "gemini-2.5-flash",
+};
+
 // Every key has a default and a one-line reason: `jellycli --help` and config.example.toml show them.
 export const configSchema = t.Object({
   password: t.Optional(t.Union([t.String({ minLength: 1 }), t.Array(t.String({ minLength: 1 }), { minItems: 1 })], {
@@ -56,6 +64,9 @@ export const configSchema = t.Object({
   remote_images_allow_private: t.Boolean({ default: false, description: "also fetch images from private, loopback and link-local addresses (images served from your LAN)" }),
   fallback_models: t.Record(t.String({ minLength: 1 }), t.String({ minLength: 1 }), {
     default: {}, description: "requested model → model served instead, only when no credential can serve the requested one",
+  }),
+  model_aliases: t.Record(t.String({ minLength: 1 }), t.String({ minLength: 1 }), {
+    default: DEFAULT_MODEL_ALIASES, description: "client model name or prefix* → the model that serves it, on every surface (Claude Code asks for claude-… models)",
   }),
   health_check_interval_s: secondsSchema(300, 0, "idle health checks of suspected, cooling and invalid credentials; 0 turns them off"),
   gemini_api_keys: t.Array(t.String({ minLength: 1 }), { default: [], description: "Gemini API keys: a pool of their own" }),

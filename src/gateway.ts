@@ -10,7 +10,7 @@ import { addCredentialFile, apiKeyCredentials, CredentialWatcher, loadCredential
 import { join } from "node:path";
 import { GatewayError } from "./hub.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
-import { createRouter, GEMINI_CLI_MODELS } from "./router.ts";
+import { aliasResolver, createRouter, GEMINI_CLI_MODELS } from "./router.ts";
 import { listedModelNames } from "./models.ts";
 import { GeminiApiUpstream } from "./upstreams/gemini-api.ts";
 import { OpenAICompatUpstream } from "./upstreams/openai-compat.ts";
@@ -179,6 +179,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     openAIUpstreams: config.openai_upstreams,
     knownGeminiModels: new Set([...GEMINI_CLI_MODELS, ...config.models]),
     defaultModel: config.default_model,
+    aliases: config.model_aliases,
   });
   const executor = new Executor({
     backends, router, maxRetries: config.max_retries, log, now, fallbackModels: config.fallback_models,
@@ -282,6 +283,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     corsOrigins: config.cors_origins,
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),
+    resolveModel: aliasResolver(config.model_aliases),
     maxBodyBytes: config.max_body_bytes,
     keepaliveMs: config.keepalive_ms,
     fakeStreamKeepaliveMs: config.fake_stream_keepalive_ms,

@@ -23,6 +23,19 @@ export interface RouterOptions {
   knownGeminiModels: ReadonlySet<string>;
   /** Where a Gemini-native client's unknown model goes, so Gemini CLI never sees a 404. */
   defaultModel?: string;
+  /** Client name or `prefix*` → served model (model_aliases). */
+  aliases?: Readonly<Record<string, string>>;
+}
+
+/**
+ * model_aliases as a function: an exact name first, then the longest matching `prefix*`; a name
+ * no alias claims is itself. One step only (an alias's target is not aliased again).
+ */
+export function aliasResolver(aliases: Readonly<Record<string, string>> = {}): (name: string) => string {
+  const exact = new Map(Object.entries(aliases).filter(([pattern]) => !pattern.endsWith("*")));
+  const prefixes = Object.entries(aliases).filter(([pattern]) => pattern.endsWith("*"))
+    .map(([pattern, target]) => [pattern.slice(0, -1), target] as const).sort((a, b) => b[0].length - a[0].length);
+  return (name) => exact.get(name) ?? prefixes.find(([prefix]) => name.startsWith(prefix))?.[1] ?? name;
 }
 
 export type Router = (requested: string, options?: { unknownToDefault?: boolean }) => Route;
@@ -34,8 +47,10 @@ export function createRouter(options: RouterOptions): Router {
     options.openAIUpstreams.find((upstream) => claims([...upstream.models, ...Object.keys(upstream.model_mapping)], name, true))
     ?? options.openAIUpstreams.find((upstream) => claims(upstream.models, name, false));
 
-  const route: Router = (requested, { unknownToDefault = false } = {}) => {
-    checkModelName(requested);
+  const alias = aliasResolver(options.aliases);
+  const route: Router = (asked, { unknownToDefault = false } = {}) => {
+    checkModelName(asked);
+    const requested = alias(asked);
     const variant = parseModelName(requested);
     if (variant.base === "") throw GatewayError.invalidRequest("`model` must name a model", "model");
     const upstream = openAIFor(variant.base);

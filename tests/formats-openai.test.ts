@@ -1,4 +1,4 @@
-// Golden fixtures for the OpenAI ⇄ hub translators: tests/fixtures/<translator>/<case>.json holds
+// Golden fixtures for the translators (OpenAI and Anthropic ⇄ hub, hub ⇄ OpenAI upstreams): tests/fixtures/<translator>/<case>.json holds
 // {input, expected} (plus options). JELLYCLI_UPDATE_GOLDEN=1 rewrites `expected`; review the diff.
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +15,15 @@ import { geminiCountTokensToHub, geminiRequestToHub } from "../src/formats/gemin
 import { hubRequestToOpenAI } from "../src/formats/openai/upstream/request.ts";
 import { openAIResponseToHub } from "../src/formats/openai/upstream/response.ts";
 import { openAIStreamToHub } from "../src/formats/openai/upstream/stream.ts";
+import { anthropicRequestToHub } from "../src/formats/anthropic/request.ts";
+import { hubResponseToAnthropic } from "../src/formats/anthropic/response.ts";
+import { hubStreamToAnthropic } from "../src/formats/anthropic/stream.ts";
+import type { AnthropicContext } from "../src/formats/anthropic/types.ts";
+
+function anthropicContext(fixture: { model?: string; tool_names?: Record<string, string> } = {}): AnthropicContext {
+  let ids = 0;
+  return { requestedModel: fixture.model ?? "claude-sonnet-4-5", messageId: "test-id", makeToolUseId: () => `toolu_test_${++ids}`, toolName: (name) => fixture.tool_names?.[name] ?? name };
+}
 
 const FIXTURES = join(import.meta.dir, "fixtures");
 const UPDATE = process.env.JELLYCLI_UPDATE_GOLDEN === "1";
@@ -84,6 +93,12 @@ const translators: Record<string, (fixture: any) => Promise<unknown>> = {
   }),
   "openai-upstream-response": (fixture) => run(() => openAIResponseToHub(fixture.input, upstreamContext(fixture))),
   "openai-upstream-stream": (fixture) => run(() => collect(openAIStreamToHub(replay(fixture.input), upstreamContext(fixture)))),
+  "anthropic-request": (fixture) => run(() => {
+    const { request, warnings } = anthropicRequestToHub(fixture.input, { model: fixture.served_model ?? "gemini-2.5-pro", schemaProfile: "json_schema", signatureFor: (id) => fixture.signatures?.[id] });
+    return { request, warnings };
+  }),
+  "anthropic-response": (fixture) => run(() => hubResponseToAnthropic(fixture.input, anthropicContext(fixture))),
+  "anthropic-stream": (fixture) => run(() => collect(hubStreamToAnthropic(replay(fixture.input), anthropicContext(fixture)))),
 };
 
 for (const [translator, translate] of Object.entries(translators)) {

@@ -13,6 +13,7 @@ import { chatCompletionsHandler, openAIRoutes } from "./routes/openai.ts";
 import { geminiMethodHandler, geminiRoutes, parseModelCall, type ModelCall } from "./routes/gemini.ts";
 import { gate, keyOf } from "./gate.ts";
 import { AdminAuth, adminRoutes, type AdminDeps } from "./routes/admin.ts";
+import { messagesHandler } from "./routes/anthropic.ts";
 import { keyAllows, type KeyRing } from "../store/keys.ts";
 import { watchSilence } from "../ticker.ts";
 
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     .use(geminiRoutes(deps))
     .use(deps.db ? adminRoutes({ ...deps, db: deps.db, adminOpen: deps.adminOpen ?? false, config: deps.config ?? {}, clientAddress: deps.clientAddress ?? (() => "unknown") }, adminAuth) : new Elysia());
   const chat = chatCompletionsHandler(deps);
+  const anthropic = messagesHandler(deps);
   const gemini = geminiMethodHandler(deps);
   // The two routes that carry the traffic are matched here, without a router in between; the
   // rest (model lists, /health, 404s) goes through Elysia.
@@ -56,6 +58,7 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     if (request.method !== "POST") return undefined;
     const path = url.pathname;
     if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request), (body) => (body as { model?: unknown } | null)?.model);
+    if (path === "/v1/messages" || path === "/v1/messages/count_tokens") return serve(request, path, (body) => anthropic(path, body, request), (body) => (body as { model?: unknown } | null)?.model);
     const method = /^\/v1(?:beta)?\/models\/(.+)$/.exec(path);
     if (method) {
       // Parsed after the body is read, inside serve(), so a bad path is answered like any other error.
@@ -72,7 +75,8 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
       const trace = traceOf(request);
       if (trace && key) trace.keyId = key.id;
       const model = modelOf(body);
-      if (key && typeof model === "string" && !keyAllows(key, model)) {
+      // An alias counts as the model it stands for: a key allowed gemini-2.5-flash may ask for claude-haiku-….
+      if (key && typeof model === "string" && !keyAllows(key, model) && !keyAllows(key, deps.resolveModel?.(model) ?? model)) {
         throw new GatewayError({ status: 403, code: "model_not_allowed", param: "model", message: `This API key may not use the model ${model}.` });
       }
       if (key?.token_budget && deps.spentTokens && deps.spentTokens(key.id, key.budget_period ?? "month") >= key.token_budget) {
@@ -88,6 +92,7 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
 
 /** Gemini-native paths (/v1beta/…, and /v1/models/{model}:{method}) answer in Google's format. */
 export function surfaceOf(path: string): Surface {
+  if (path === "/v1/messages" || path.startsWith("/v1/messages/")) return "anthropic";
   return /^\/v1(beta|alpha)\b/.test(path) || /^\/v1\/models\/.+:[A-Za-z]+$/.test(path) ? "google" : "openai";
 }
 

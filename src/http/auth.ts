@@ -1,5 +1,5 @@
 // Client passwords: where a request may present one — `Authorization: Bearer` (OpenAI SDKs),
-// `x-goog-api-key` or `?key=` (Gemini SDKs and Gemini CLI), Basic auth — and a constant-time
+// `x-goog-api-key` or `?key=` (Gemini SDKs and Gemini CLI), `x-api-key` (Anthropic), Basic auth — and a constant-time
 // comparison through SHA-256 digests. http/gate.ts applies it before any body is read.
 import { createHash, timingSafeEqual } from "node:crypto";
 
@@ -24,6 +24,9 @@ export function presentedPasswords(headers: Headers, url: URL): string[] {
   if (bearer) found.push(bearer);
   const googKey = headers.get("x-goog-api-key");
   if (googKey) found.push(googKey);
+  // Anthropic SDKs and Claude Code send their key here.
+  const anthropicKey = headers.get("x-api-key");
+  if (anthropicKey) found.push(anthropicKey);
   const queryKey = url.searchParams.get("key");
   if (queryKey) found.push(queryKey);
   const basic = /^Basic\s+(.+)$/i.exec(authorization)?.[1];

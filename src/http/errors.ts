@@ -2,7 +2,7 @@
 import { GatewayError } from "../hub.ts";
 import { redact } from "../log.ts";
 
-export type Surface = "openai" | "google";
+export type Surface = "openai" | "google" | "anthropic";
 
 /** OpenAI SDKs choose the error class from the status alone; `type` mirrors OpenAI's names. */
 function openAIType(status: number): string {
@@ -20,9 +20,31 @@ const GOOGLE_STATUS: Record<number, string> = {
   499: "CANCELLED", 500: "INTERNAL", 501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 };
 
-/** 499 is nginx's, not HTTP's: OpenAI clients get a 408 they know how to handle. */
+/** Anthropic's error types by status (its SDKs pick the error class from the status). */
+function anthropicType(status: number): string {
+  switch (status) {
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 529: return "overloaded_error";
+    default: return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+
+/**
+ * 499 is nginx's, not HTTP's: OpenAI and Anthropic clients get a 408 they know how to handle. A
+ * model out of capacity for everyone is Anthropic's 529 "overloaded".
+ */
 export function clientStatus(error: GatewayError, surface: Surface): number {
-  return surface === "openai" && error.status === 499 ? 408 : error.status;
+  if (surface !== "google" && error.status === 499) return 408;
+  if (surface === "anthropic" && error.kind === "capacity") return 529;
+  return error.status;
+}
+
+export function toAnthropicErrorBody(error: GatewayError) {
+  return { type: "error", error: { type: anthropicType(clientStatus(error, "anthropic")), message: redact(error.message) } };
 }
 
 export function toOpenAIErrorBody(error: GatewayError) {
@@ -44,6 +66,6 @@ export function errorResponse(error: GatewayError, surface: Surface, extraHeader
     headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
     headers["retry-after-ms"] = String(Math.ceil(error.retryAfterMs));
   }
-  const body = surface === "openai" ? toOpenAIErrorBody(error) : toGoogleErrorBody(error);
+  const body = surface === "openai" ? toOpenAIErrorBody(error) : surface === "anthropic" ? toAnthropicErrorBody(error) : toGoogleErrorBody(error);
   return new Response(JSON.stringify(body), { status: clientStatus(error, surface), headers });
 }

@@ -69,3 +69,18 @@ function budgetFor(tier: Tier, effort: ReasoningEffort): number {
   if (effort === "minimal" && tier === "pro") return range.min;
   return Math.min(range.max, Math.max(range.min, BUDGETS[effort]));
 }
+
+/**
+ * A token budget (Anthropic's `thinking.budget_tokens`) for `model`: the budget itself on 2.5,
+ * clamped to the model's range; the nearest level on Gemini 3; undefined for models that do not think.
+ */
+export function thinkingForBudget(model: string, budget: number, includeThoughts: boolean): ThinkingConfig | undefined {
+  const kind = modelKind(model);
+  if (kind.generation === null) return undefined;
+  if (kind.generation === "3") {
+    const effort: ReasoningEffort = budget <= 1024 ? "low" : budget <= 8192 ? "medium" : "high";
+    return { thinkingLevel: levelFor(kind, effort), ...(includeThoughts ? { includeThoughts: true } : {}) };
+  }
+  const range = BUDGET_RANGE[kind.tier];
+  return { thinkingBudget: Math.min(range.max, Math.max(range.min, Math.round(budget))), ...(includeThoughts ? { includeThoughts: true } : {}) };
+}

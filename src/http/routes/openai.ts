@@ -32,6 +32,8 @@ export interface OpenAIRouteDeps {
   remoteImages: RemoteImageOptions | null;
   log: Logger;
   now: () => number;
+  /** model_aliases: the model that serves a client's name (translators apply its rules). */
+  resolveModel?: (name: string) => string;
 }
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -55,10 +57,16 @@ function checkChatBody(body: unknown): ChatCompletionRequest {
 export function openAIRoutes(deps: OpenAIRouteDeps) {
   const startedAt = Math.floor(deps.now() / 1000);
   return new Elysia({ name: "routes.openai" })
-    .get("/v1/models", ({ request }) => ({
-      object: "list",
-      data: modelsFor(request, deps.listedModels()).map((id) => ({ id, object: "model", created: startedAt, owned_by: "jellycli" })),
-    }));
+    .get("/v1/models", ({ request }) => {
+      const models = modelsFor(request, deps.listedModels());
+      // Anthropic SDKs list models at the same path; they say so with anthropic-version.
+      if (request.headers.has("anthropic-version")) {
+        const created = new Date(startedAt * 1000).toISOString();
+        const data = models.map((id) => ({ type: "model", id, display_name: id, created_at: created }));
+        return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+      }
+      return { object: "list", data: models.map((id) => ({ id, object: "model", created: startedAt, owned_by: "jellycli" })) };
+    });
 }
 
 async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal, trace: RequestTrace | undefined, deps: OpenAIRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
@@ -66,7 +74,7 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
   const forwarded = deps.executor.passthrough({ model: body.model, body, signal, observe });
   if (forwarded) return passthroughResponse(await forwarded, trace);
 
-  const model = parseModelName(body.model).base;
+  const model = parseModelName(deps.resolveModel?.(body.model) ?? body.model).base;
   const messages = deps.remoteImages ? await inlineRemoteImages(body.messages, deps.remoteImages) : body.messages;
   const { request, toolNames, warnings } = openAIRequestToHub({ ...body, messages: messages as ChatCompletionRequest["messages"] }, {
     model,

@@ -1,7 +1,7 @@
 // OpenAI chat completion (from an OpenAI-compatible upstream) → hub response (translation.md §5.1, §5.3).
 import type { Candidate, GenerateContentResponse, Part, UsageMetadata } from "../../../hub.ts";
 import { parseToolArguments } from "../arguments.ts";
-import { SIGNATURE_SENTINEL } from "../messages.ts";
+import { SIGNATURE_SENTINEL } from "../../history.ts";
 import { reasoningToSignature } from "./carrier.ts";
 
 export interface OpenAIToHubContext {
