@@ -56,6 +56,7 @@ export const configSchema = t.Object({
   max_body_bytes: t.Integer({ default: 20 * 1024 * 1024, minimum: 1024, description: "largest accepted request body (413 beyond)" }),
   log_level: choice(["debug", "info", "warn", "error"], "info", "debug also shows every retry decision"),
   models: t.Array(t.String({ minLength: 1 }), { default: DEFAULT_MODELS, minItems: 1, description: "base models /v1/models lists (each also as -fake-stream)" }),
+  embedding_models: t.Array(t.String({ minLength: 1 }), { default: ["gemini-embedding-001"], description: "embedding models /v1/models lists (served by Gemini API keys)" }),
   state_flush_interval_s: secondsSchema(2, 0.05, "how often pending state is written (a kill -9 loses at most this much)"),
   usage_flush_interval_s: secondsSchema(5, 0.05, "how often usage statistics are written to the database (a kill -9 loses at most this much)"),
   reasoning_field: choice(["reasoning_content", "reasoning", "think_tags", "hidden"], "reasoning_content", "where model thoughts go in OpenAI answers"),

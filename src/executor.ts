@@ -5,7 +5,7 @@
 // chunk. The model variant (-search, -nothinking, -maxthinking) is applied here, once, whichever
 // surface the request came from.
 import { applyVariant } from "./formats/variant.ts";
-import { GatewayError, type CountTokensResponse, type GenerateContentRequest, type GenerateContentResponse } from "./hub.ts";
+import { GatewayError, type ContentEmbedding, type CountTokensResponse, type EmbedContentRequest, type GenerateContentRequest, type GenerateContentResponse } from "./hub.ts";
 import type { Backend } from "./backends.ts";
 import type { Logger } from "./log.ts";
 import type { PoolMember } from "./pool/pool.ts";
@@ -44,8 +44,14 @@ export interface ExecuteRequest extends Routing {
 }
 
 export interface PassthroughRequest extends Routing {
-  /** The client's OpenAI chat body, forwarded untouched but for `model`. */
+  /** The client's OpenAI body, forwarded untouched but for `model`. */
   body: object;
+  endpoint?: "chat/completions" | "embeddings";
+}
+
+export interface EmbedRequest extends Routing {
+  /** At most 100 (one batchEmbedContents call). */
+  requests: EmbedContentRequest[];
 }
 
 export interface Served<T> {
@@ -102,9 +108,25 @@ export class Executor {
     const forward: Call<RawAnswer> = (attempt, auth) => {
       const upstream = attempt.backend.upstream;
       if (!upstream.passthrough) throw new GatewayError({ status: 500, message: `${attempt.backend.name} cannot forward OpenAI requests` });
-      return upstream.passthrough({ body: input.body, model: attempt.model, auth, signal: input.signal, observe: input.observe });
+      return upstream.passthrough({ endpoint: input.endpoint, body: input.body, model: attempt.model, auth, signal: input.signal, observe: input.observe });
     };
     return this.tracked(() => this.run(input, forward, { route }));
+  }
+
+  /**
+   * Embeddings, from the backends that have them (the Gemini API pool: Code Assist has none) —
+   * with the same pools, failover and retries as generation. 503 when no configured backend can.
+   */
+  embed(input: EmbedRequest): Promise<Served<ContentEmbedding[]>> {
+    const route = this.deps.router(input.model, { unknownToDefault: input.unknownToDefault });
+    const candidates = route.candidates.filter((candidate) => this.deps.backends.get(candidate.backend)?.upstream.embed !== undefined);
+    if (candidates.length === 0) {
+      throw new GatewayError({ status: 503, code: "embeddings_unavailable", kind: "request", message: route.kind === "openai"
+        ? `Embeddings for ${input.model} go through /v1/embeddings on its OpenAI-compatible server.`
+        : "Embeddings need a Gemini API key (gemini_api_keys): Code Assist accounts cannot make embeddings." });
+    }
+    const call: Call<ContentEmbedding[]> = (attempt, auth) => attempt.backend.upstream.embed!({ model: attempt.model, requests: input.requests, auth, signal: input.signal, observe: input.observe });
+    return this.tracked(() => this.run(input, call, { route: { ...route, candidates } }));
   }
 
   /** Resolves once the upstream produced its first chunk (or rejects with why it could not). */

@@ -53,7 +53,7 @@ export interface Gateway {
 /** What /v1/models and /v1beta/models list: the Gemini catalogue (plus fake-stream variants) and every OpenAI upstream's named models. */
 export function routableModels(config: Config): string[] {
   const openAI = config.openai_upstreams.flatMap((upstream) => [...upstream.models, ...Object.keys(upstream.model_mapping)]).filter((name) => !name.includes("*"));
-  return [...new Set([...listedModelNames(config.models), ...openAI])];
+  return [...new Set([...listedModelNames(config.models), ...config.embedding_models, ...openAI])];
 }
 
 /** The configured encryption key as a Sealer (none: plaintext); a malformed key is a config error. */
@@ -177,7 +177,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const router = createRouter({
     geminiOrder: config.gemini_upstream_order.filter((name) => backends.has(name)),
     openAIUpstreams: config.openai_upstreams,
-    knownGeminiModels: new Set([...GEMINI_CLI_MODELS, ...config.models]),
+    knownGeminiModels: new Set([...GEMINI_CLI_MODELS, ...config.models, ...config.embedding_models]),
     defaultModel: config.default_model,
     aliases: config.model_aliases,
   });

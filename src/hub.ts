@@ -80,6 +80,18 @@ export interface GenerateContentResponse {
 
 export interface CountTokensResponse { totalTokens: number; [key: string]: unknown }
 
+/** One text to embed, as batchEmbedContents takes it (the Gemini API's own shape). */
+export interface EmbedContentRequest {
+  model?: string;
+  content: Content;
+  taskType?: string;
+  title?: string;
+  outputDimensionality?: number;
+  [key: string]: unknown;
+}
+
+export interface ContentEmbedding { values: number[]; [key: string]: unknown }
+
 /**
  * What an error means for the credential that saw it — decided once, where the error is parsed
  * (upstreams/upstream-error.ts), and turned into a pool state change in one place

@@ -156,7 +156,9 @@ describe("models, health and auth", () => {
     expect(models).toContain("gemini-2.5-pro");
     expect(models).toContain("gemini-2.5-pro-fake-stream");
     expect(models).toContain("gemini-3-flash-preview");
-    expect(models).toHaveLength(10);
+    // Five base models, each with its fake-stream variant, and the embedding model.
+    expect(models).toContain("gemini-embedding-001");
+    expect(models).toHaveLength(11);
   });
 
   test("GET /health needs no password and shows counts, no secrets", async () => {

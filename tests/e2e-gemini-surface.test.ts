@@ -295,7 +295,7 @@ describe("Gemini REST details", () => {
     expect((await readJson(malformed)).error).toMatchObject({ code: 400, status: "INVALID_ARGUMENT" });
     const missing = await post(codeAssistGateway, "/v1beta/models/gemini-2.5-flash:generateContent", { prompt: "x" });
     expect((await readJson(missing)).error.message).toContain("contents");
-    const unknown = await post(codeAssistGateway, "/v1beta/models/gemini-2.5-flash:embedContent", {});
+    const unknown = await post(codeAssistGateway, "/v1beta/models/gemini-2.5-flash:predictLongRunning", {});
     expect(unknown.status).toBe(404);
   });
 

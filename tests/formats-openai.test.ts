@@ -19,6 +19,7 @@ import { anthropicRequestToHub } from "../src/formats/anthropic/request.ts";
 import { hubResponseToAnthropic } from "../src/formats/anthropic/response.ts";
 import { hubStreamToAnthropic } from "../src/formats/anthropic/stream.ts";
 import type { AnthropicContext } from "../src/formats/anthropic/types.ts";
+import { hubEmbeddingsToOpenAI, openAIEmbeddingsToHub } from "../src/formats/openai/embeddings.ts";
 
 function anthropicContext(fixture: { model?: string; tool_names?: Record<string, string> } = {}): AnthropicContext {
   let ids = 0;
@@ -93,6 +94,10 @@ const translators: Record<string, (fixture: any) => Promise<unknown>> = {
   }),
   "openai-upstream-response": (fixture) => run(() => openAIResponseToHub(fixture.input, upstreamContext(fixture))),
   "openai-upstream-stream": (fixture) => run(() => collect(openAIStreamToHub(replay(fixture.input), upstreamContext(fixture)))),
+  "openai-embeddings": (fixture) => run(() => {
+    const { requests, base64 } = openAIEmbeddingsToHub(fixture.input);
+    return { requests, response: fixture.upstream ? hubEmbeddingsToOpenAI(fixture.upstream, { model: fixture.input.model, base64, promptTokens: 3 }) : undefined };
+  }),
   "anthropic-request": (fixture) => run(() => {
     const { request, warnings } = anthropicRequestToHub(fixture.input, { model: fixture.served_model ?? "gemini-2.5-pro", schemaProfile: "json_schema", signatureFor: (id) => fixture.signatures?.[id] });
     return { request, warnings };

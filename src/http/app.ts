@@ -14,6 +14,7 @@ import { geminiMethodHandler, geminiRoutes, parseModelCall, type ModelCall } fro
 import { gate, keyOf } from "./gate.ts";
 import { AdminAuth, adminRoutes, type AdminDeps } from "./routes/admin.ts";
 import { messagesHandler } from "./routes/anthropic.ts";
+import { embeddingsHandler } from "./routes/embeddings.ts";
 import { keyAllows, type KeyRing } from "../store/keys.ts";
 import { watchSilence } from "../ticker.ts";
 
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     .use(deps.db ? adminRoutes({ ...deps, db: deps.db, adminOpen: deps.adminOpen ?? false, config: deps.config ?? {}, clientAddress: deps.clientAddress ?? (() => "unknown") }, adminAuth) : new Elysia());
   const chat = chatCompletionsHandler(deps);
   const anthropic = messagesHandler(deps);
+  const embeddings = embeddingsHandler(deps);
   const gemini = geminiMethodHandler(deps);
   // The two routes that carry the traffic are matched here, without a router in between; the
   // rest (model lists, /health, 404s) goes through Elysia.
@@ -58,6 +60,7 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     if (request.method !== "POST") return undefined;
     const path = url.pathname;
     if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request), (body) => (body as { model?: unknown } | null)?.model);
+    if (path === "/v1/embeddings") return serve(request, path, (body) => embeddings(body, request), (body) => (body as { model?: unknown } | null)?.model);
     if (path === "/v1/messages" || path === "/v1/messages/count_tokens") return serve(request, path, (body) => anthropic(path, body, request), (body) => (body as { model?: unknown } | null)?.model);
     const method = /^\/v1(?:beta)?\/models\/(.+)$/.exec(path);
     if (method) {

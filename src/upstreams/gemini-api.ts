@@ -1,10 +1,10 @@
 // The Gemini API (generativelanguage.googleapis.com) with API keys. The hub is its own wire
 // format, so requests are forwarded as they are; only the URL and the key header are ours.
-import type { CountTokensResponse, GenerateContentResponse } from "../hub.ts";
+import { GatewayError, type ContentEmbedding, type CountTokensResponse, type GenerateContentResponse } from "../hub.ts";
 import { googleEventError } from "./upstream-error.ts";
 import { sseJson } from "./sse-parse.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
-import type { Upstream, UpstreamAuth, UpstreamCall } from "./types.ts";
+import type { EmbedCall, Upstream, UpstreamAuth, UpstreamCall } from "./types.ts";
 
 export interface GeminiApiOptions extends TransportOptions {
   endpoint: string;
@@ -35,6 +35,17 @@ export class GeminiApiUpstream implements Upstream {
       ? { generateContentRequest: { model: `models/${call.model}`, contents, systemInstruction, tools, generationConfig } }
       : { contents };
     return this.transport.json<CountTokensResponse>(this.url(call, "countTokens"), this.init(call, body), "Gemini API countTokens", { observe: call.observe });
+  }
+
+  async embed(call: EmbedCall): Promise<ContentEmbedding[]> {
+    const body = { requests: call.requests.map((request) => ({ ...request, model: `models/${call.model}` })) };
+    const answer = await this.transport.json<{ embeddings?: ContentEmbedding[] }>(`${this.base}/${encodeURIComponent(call.model)}:batchEmbedContents`, {
+      method: "POST", headers: { "content-type": "application/json", "x-goog-api-key": call.auth.apiKey ?? "" }, body: JSON.stringify(body), signal: call.signal,
+    }, "Gemini API batchEmbedContents", { observe: call.observe });
+    if (!Array.isArray(answer.embeddings) || answer.embeddings.length !== call.requests.length) {
+      throw new GatewayError({ status: 502, kind: "transient", message: `the Gemini API answered ${answer.embeddings?.length ?? 0} embeddings for ${call.requests.length} inputs` });
+    }
+    return answer.embeddings;
   }
 
   /** Listing one model costs nothing and fails exactly when the key does. */

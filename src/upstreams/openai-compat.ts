@@ -19,10 +19,12 @@ export interface OpenAICompatOptions extends TransportOptions {
 export class OpenAICompatUpstream implements Upstream {
   private readonly transport: Transport;
   private readonly url: string;
+  private readonly base: string;
 
   constructor(private readonly options: OpenAICompatOptions) {
     this.transport = new Transport(options);
-    this.url = `${options.baseURL.replace(/\/+$/, "")}/chat/completions`;
+    this.base = options.baseURL.replace(/\/+$/, "");
+    this.url = `${this.base}/chat/completions`;
   }
 
   async generate(call: UpstreamCall): Promise<GenerateContentResponse> {
@@ -57,15 +59,17 @@ export class OpenAICompatUpstream implements Upstream {
   async passthrough(call: PassthroughCall): Promise<RawAnswer> {
     const body: Record<string, unknown> = { ...call.body, model: call.model };
     const streamed = body.stream === true;
-    const what = `${this.options.name} chat/completions`;
+    const endpoint = call.endpoint ?? "chat/completions";
+    const url = `${this.base}/${endpoint}`;
+    const what = `${this.options.name} ${endpoint}`;
     const init = this.init(body, call.auth.apiKey, call.signal);
     const options = { parseError: parseOpenAIError, observe: call.observe };
     if (!streamed) {
-      const { response, text } = await this.transport.text(this.url, init, what, options);
+      const { response, text } = await this.transport.text(url, init, what, options);
       const bytes = new TextEncoder().encode(text);
       return { contentType: response.headers.get("content-type") ?? "application/json", streamed, body: (async function* () { yield bytes; })() };
     }
-    const opened = await this.transport.open(this.url, init, what, options);
+    const opened = await this.transport.open(url, init, what, options);
     return { contentType: opened.response.headers.get("content-type") ?? "text/event-stream", streamed, body: opened.body };
   }
 

@@ -1,6 +1,6 @@
 // What every upstream offers the executor: three calls over hub JSON, plus — for OpenAI-compatible
 // servers — forwarding an OpenAI request untouched.
-import type { CountTokensResponse, GenerateContentRequest, GenerateContentResponse } from "../hub.ts";
+import type { ContentEmbedding, CountTokensResponse, EmbedContentRequest, GenerateContentRequest, GenerateContentResponse } from "../hub.ts";
 
 export interface UpstreamAuth {
   /** OAuth (Code Assist). */
@@ -26,8 +26,19 @@ export interface UpstreamCall {
   observe?: CallObserver;
 }
 
-/** An OpenAI chat request forwarded as it is; only `model` is replaced. */
+/** At most 100 texts (batchEmbedContents' limit), embedded in order. */
+export interface EmbedCall {
+  model: string;
+  requests: EmbedContentRequest[];
+  auth: UpstreamAuth;
+  signal?: AbortSignal;
+  observe?: CallObserver;
+}
+
+/** An OpenAI request forwarded as it is; only `model` is replaced. */
 export interface PassthroughCall {
+  /** Under the server's base URL: "chat/completions" (the default) or "embeddings". */
+  endpoint?: "chat/completions" | "embeddings";
   body: object;
   model: string;
   auth: UpstreamAuth;
@@ -53,6 +64,8 @@ export interface Upstream {
   countTokens(call: UpstreamCall): Promise<CountTokensResponse>;
   /** A cheap call that succeeds when these credentials work (health checks); throws a GatewayError otherwise. */
   probe?(auth: UpstreamAuth, signal?: AbortSignal): Promise<void>;
-  /** Only OpenAI-compatible servers: an OpenAI chat request forwarded untouched. */
+  /** Only OpenAI-compatible servers: an OpenAI request forwarded untouched. */
   passthrough?(call: PassthroughCall): Promise<RawAnswer>;
+  /** Only the Gemini API: embeddings (Code Assist has none). */
+  embed?(call: EmbedCall): Promise<ContentEmbedding[]>;
 }

@@ -233,6 +233,9 @@ export class MockGoogle {
     return googleError(404, "NOT_FOUND", `no mock route ${request.method} ${path}`, false);
   }
 
+  /** The size of every embedding batch the mock Gemini API received. */
+  readonly embedBatches: number[] = [];
+
   /** API keys of the mock Gemini API, mapped to the account they bill. */
   private readonly apiKeys = new Map<string, string>();
 
@@ -259,6 +262,15 @@ export class MockGoogle {
     const account = this.account(accountName);
     const body = JSON.parse(text || "{}");
     call.body = body;
+    if (method === "batchEmbedContents" || method === "embedContent") {
+      const requests: any[] = method === "embedContent" ? [body] : body.requests ?? [];
+      if (requests.length > 100) return googleError(400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch", false);
+      if (method === "batchEmbedContents" && requests.some((request) => request.model !== `models/${model}`)) return googleError(400, "INVALID_ARGUMENT", "requests[].model must match the URL's model", false);
+      if (!String(model).includes("embedding")) return googleError(400, "INVALID_ARGUMENT", `models/${model} is not an embedding model`, false);
+      this.embedBatches.push(requests.length);
+      const embeddings = requests.map((request) => ({ values: mockEmbedding(request.content?.parts?.map((part: any) => part.text ?? "").join("") ?? "", request.outputDimensionality ?? 8) }));
+      return json(method === "embedContent" ? { embedding: embeddings[0] } : { embeddings });
+    }
     if (method === "countTokens") {
       const contents = body.generateContentRequest?.contents ?? body.contents ?? [];
       return json({ totalTokens: countWords(contents) });
@@ -566,4 +578,11 @@ const wordCount = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
 function countWords(contents: any[]): number {
   return contents.reduce((sum, content) => sum + (content.parts ?? []).reduce((inner: number, part: any) => inner + wordCount(part.text ?? ""), 0), 0);
+}
+
+/** A deterministic vector for `text`; every value is exact in float32 (a multiple of 1/256). */
+export function mockEmbedding(text: string, dimensions: number): number[] {
+  let hash = 0;
+  for (const char of text) hash = (hash * 31 + char.codePointAt(0)!) % 1_000_003;
+  return Array.from({ length: dimensions }, (_, index) => (((hash + index * 7919) % 512) - 256) / 256);
 }

@@ -4,6 +4,7 @@
 import { Elysia } from "elysia";
 import type { Executor } from "../../executor.ts";
 import { geminiCountTokensToHub, geminiRequestToHub } from "../../formats/gemini/request.ts";
+import { geminiEmbed } from "./embeddings.ts";
 import { GatewayError, type GenerateContentResponse } from "../../hub.ts";
 import { parseModelName } from "../../models.ts";
 import { fallbackHeader } from "../fallback-header.ts";
@@ -72,8 +73,11 @@ async function geminiCall({ model, method }: ModelCall, body: unknown, alt: stri
       recordServed(trace, served);
       return Response.json(served.value, { headers: fallbackHeader(served) });
     }
+    case "embedContent":
+    case "batchEmbedContents":
+      return geminiEmbed(deps.executor, model, method, body, signal, trace);
     default:
-      throw new GatewayError({ status: 404, message: `Method ${method} is not supported (generateContent, streamGenerateContent, countTokens are).` });
+      throw new GatewayError({ status: 404, message: `Method ${method} is not supported (generateContent, streamGenerateContent, countTokens, embedContent, batchEmbedContents are).` });
   }
 }
 
@@ -97,7 +101,7 @@ function modelInfo(name: string) {
     description: `${base}, served by jellycli`,
     inputTokenLimit: 1_048_576,
     outputTokenLimit: 65_536,
-    supportedGenerationMethods: ["generateContent", "streamGenerateContent", "countTokens"],
+    supportedGenerationMethods: /embedding/.test(base) ? ["embedContent", "batchEmbedContents"] : ["generateContent", "streamGenerateContent", "countTokens"],
   };
 }
 
