@@ -58,6 +58,7 @@ export const configSchema = t.Object({
   models: t.Array(t.String({ minLength: 1 }), { default: DEFAULT_MODELS, minItems: 1, description: "base models /v1/models lists (each also as -fake-stream)" }),
   embedding_models: t.Array(t.String({ minLength: 1 }), { default: ["gemini-embedding-001"], description: "embedding models /v1/models lists (served by Gemini API keys)" }),
   state_flush_interval_s: secondsSchema(2, 0.05, "how often pending state is written (a kill -9 loses at most this much)"),
+  responses_ttl_s: secondsSchema(3600, 1, "how long Responses API answers are kept in memory for previous_response_id and GET /v1/responses/{id}"),
   usage_flush_interval_s: secondsSchema(5, 0.05, "how often usage statistics are written to the database (a kill -9 loses at most this much)"),
   reasoning_field: choice(["reasoning_content", "reasoning", "think_tags", "hidden"], "reasoning_content", "where model thoughts go in OpenAI answers"),
   schema_profile: choice(["json_schema", "openapi"], "json_schema", "how tool and JSON schemas are sent to Gemini"),

@@ -27,6 +27,7 @@ import { UsageRecorder } from "./store/usage.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
 import { withRequestLog, type RequestTrace } from "./request-log.ts";
+import { ResponseStore } from "./http/response-store.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -284,6 +285,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),
     resolveModel: aliasResolver(config.model_aliases),
+    responses: new ResponseStore(config.responses_ttl_ms, now),
     maxBodyBytes: config.max_body_bytes,
     keepaliveMs: config.keepalive_ms,
     fakeStreamKeepaliveMs: config.fake_stream_keepalive_ms,

@@ -20,6 +20,17 @@ import { hubResponseToAnthropic } from "../src/formats/anthropic/response.ts";
 import { hubStreamToAnthropic } from "../src/formats/anthropic/stream.ts";
 import type { AnthropicContext } from "../src/formats/anthropic/types.ts";
 import { hubEmbeddingsToOpenAI, openAIEmbeddingsToHub } from "../src/formats/openai/embeddings.ts";
+import { responsesRequestToChat } from "../src/formats/responses/request.ts";
+import { hubResponseToResponses, type ResponsesContext } from "../src/formats/responses/response.ts";
+import { hubStreamToResponses } from "../src/formats/responses/stream.ts";
+
+function responsesContext(fixture: { model?: string; custom_tools?: string[] } = {}): ResponsesContext {
+  let ids = 0;
+  return {
+    responseId: "test", createdAtSeconds: 0, requestedModel: fixture.model ?? "gemini-2.5-flash", makeId: (prefix) => `${prefix}_test_${++ids}`,
+    toolName: (name) => name, customTools: new Set(fixture.custom_tools ?? []), echo: { store: true },
+  };
+}
 
 function anthropicContext(fixture: { model?: string; tool_names?: Record<string, string> } = {}): AnthropicContext {
   let ids = 0;
@@ -98,6 +109,13 @@ const translators: Record<string, (fixture: any) => Promise<unknown>> = {
     const { requests, base64 } = openAIEmbeddingsToHub(fixture.input);
     return { requests, response: fixture.upstream ? hubEmbeddingsToOpenAI(fixture.upstream, { model: fixture.input.model, base64, promptTokens: 3 }) : undefined };
   }),
+  "responses-request": (fixture) => run(() => {
+    const items = new Map<string, Record<string, unknown>>(Object.entries(fixture.stored_items ?? {}));
+    const { chat, inputItems, customTools, warnings } = responsesRequestToChat(fixture.input, fixture.prior ?? [], (id) => items.get(id));
+    return { chat, inputItems, customTools: [...customTools], warnings };
+  }),
+  "responses-response": (fixture) => run(() => hubResponseToResponses(fixture.input, responsesContext(fixture))),
+  "responses-stream": (fixture) => run(() => collect(hubStreamToResponses(replay(fixture.input), responsesContext(fixture)))),
   "anthropic-request": (fixture) => run(() => {
     const { request, warnings } = anthropicRequestToHub(fixture.input, { model: fixture.served_model ?? "gemini-2.5-pro", schemaProfile: "json_schema", signatureFor: (id) => fixture.signatures?.[id] });
     return { request, warnings };

@@ -15,6 +15,8 @@ import { gate, keyOf } from "./gate.ts";
 import { AdminAuth, adminRoutes, type AdminDeps } from "./routes/admin.ts";
 import { messagesHandler } from "./routes/anthropic.ts";
 import { embeddingsHandler } from "./routes/embeddings.ts";
+import { responsesHandler, responsesRoutes } from "./routes/responses.ts";
+import type { ResponseStore } from "./response-store.ts";
 import { keyAllows, type KeyRing } from "../store/keys.ts";
 import { watchSilence } from "../ticker.ts";
 
@@ -31,6 +33,8 @@ export interface AppDeps extends OpenAIRouteDeps, HealthDeps, Partial<Omit<Admin
   version: string;
   log: Logger;
   now: () => number;
+  /** Responses kept for previous_response_id (none: POST /v1/responses is 404). */
+  responses?: ResponseStore;
 }
 
 export const BODY_READ_TIMEOUT_MS = 30_000;
@@ -49,10 +53,12 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     .use(healthRoutes(health))
     .use(openAIRoutes(deps))
     .use(geminiRoutes(deps))
+    .use(deps.responses ? responsesRoutes({ responses: deps.responses }) : new Elysia())
     .use(deps.db ? adminRoutes({ ...deps, db: deps.db, adminOpen: deps.adminOpen ?? false, config: deps.config ?? {}, clientAddress: deps.clientAddress ?? (() => "unknown") }, adminAuth) : new Elysia());
   const chat = chatCompletionsHandler(deps);
   const anthropic = messagesHandler(deps);
   const embeddings = embeddingsHandler(deps);
+  const responses = deps.responses ? responsesHandler({ ...deps, responses: deps.responses }) : undefined;
   const gemini = geminiMethodHandler(deps);
   // The two routes that carry the traffic are matched here, without a router in between; the
   // rest (model lists, /health, 404s) goes through Elysia.
@@ -60,6 +66,7 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
     if (request.method !== "POST") return undefined;
     const path = url.pathname;
     if (path === "/v1/chat/completions") return serve(request, path, (body) => chat(body, request), (body) => (body as { model?: unknown } | null)?.model);
+    if (path === "/v1/responses" && responses) return serve(request, path, (body) => responses(body, request), (body) => (body as { model?: unknown } | null)?.model);
     if (path === "/v1/embeddings") return serve(request, path, (body) => embeddings(body, request), (body) => (body as { model?: unknown } | null)?.model);
     if (path === "/v1/messages" || path === "/v1/messages/count_tokens") return serve(request, path, (body) => anthropic(path, body, request), (body) => (body as { model?: unknown } | null)?.model);
     const method = /^\/v1(?:beta)?\/models\/(.+)$/.exec(path);

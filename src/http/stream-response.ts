@@ -103,14 +103,17 @@ export function sseFraming<T>(errorBody: (error: GatewayError) => object, done?:
   };
 }
 
-/** Server-sent events named by their `type` (Anthropic's stream): `event: <type>` then `data: …`; keep-alives are `ping` events. */
-export function namedEventFraming<T extends { type: string }>(errorBody: (error: GatewayError) => object): Framing<T> {
+/**
+ * Server-sent events named by their `type` (Anthropic's and OpenAI Responses' streams):
+ * `event: <type>` then `data: …`. Keep-alives are Anthropic's `ping` events, or a comment.
+ */
+export function namedEventFraming<T extends { type: string }>(errorBody: (error: GatewayError) => object, keepalive: "ping" | "comment" = "ping"): Framing<T> {
   return {
     contentType: "text/event-stream; charset=utf-8",
     item: (value) => `event: ${value.type}\ndata: ${JSON.stringify(value)}\n\n`,
     end: () => "",
     error: (error) => `event: error\ndata: ${JSON.stringify(errorBody(error))}\n\n`,
-    keepalive: 'event: ping\ndata: {"type":"ping"}\n\n',
+    keepalive: keepalive === "ping" ? 'event: ping\ndata: {"type":"ping"}\n\n' : ": keep-alive\n\n",
   };
 }
 

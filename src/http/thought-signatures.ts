@@ -25,3 +25,26 @@ export class ThoughtSignatures {
     }
   }
 }
+
+type CallPart = { functionCall?: { id?: string }; thoughtSignature?: string };
+type Chunk = { candidates?: { content?: { parts?: CallPart[] } }[] };
+
+/**
+ * For clients that only send back a call's id (Anthropic without thinking blocks, Responses
+ * without reasoning items): every function call gets its id here (Code Assist often sends none),
+ * and its thought signature is remembered under that id.
+ */
+export function rememberCallSignatures(parts: CallPart[] | undefined, signatures: ThoughtSignatures, makeId: () => string): void {
+  for (const part of parts ?? []) {
+    if (!part.functionCall) continue;
+    part.functionCall.id ||= makeId();
+    if (part.thoughtSignature) signatures.remember(part.functionCall.id, part.thoughtSignature);
+  }
+}
+
+export async function* rememberingCallSignatures<T extends Chunk>(chunks: AsyncIterable<T>, signatures: ThoughtSignatures, makeId: () => string): AsyncGenerator<T> {
+  for await (const chunk of chunks) {
+    rememberCallSignatures(chunk.candidates?.[0]?.content?.parts, signatures, makeId);
+    yield chunk;
+  }
+}

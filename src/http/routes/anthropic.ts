@@ -15,7 +15,7 @@ import { toAnthropicErrorBody } from "../errors.ts";
 import { fallbackHeader } from "../fallback-header.ts";
 import { namedEventFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
-import { ThoughtSignatures } from "../thought-signatures.ts";
+import { rememberCallSignatures, rememberingCallSignatures, ThoughtSignatures } from "../thought-signatures.ts";
 
 export interface AnthropicRouteDeps {
   executor: Executor;
@@ -71,11 +71,11 @@ async function messages(body: MessagesRequest, signal: AbortSignal, trace: Reque
     const served = await deps.executor.generate(input);
     recordServed(trace, served);
     recordUsage(trace, served.value.usageMetadata);
-    rememberSignatures(served.value.candidates?.[0]?.content?.parts, signatures, context.makeToolUseId);
+    rememberCallSignatures(served.value.candidates?.[0]?.content?.parts, signatures, context.makeToolUseId);
     return Response.json(hubResponseToAnthropic(served.value, context), { headers: fallbackHeader(served) });
   }
   const answer = await streamedAnswer(deps.executor, input, deps, trace);
-  const events = hubStreamToAnthropic(remembering(answer.chunks, signatures, context.makeToolUseId), context);
+  const events = hubStreamToAnthropic(rememberingCallSignatures(answer.chunks, signatures, context.makeToolUseId), context);
   return streamResponse<StreamEvent>(events, namedEventFraming(toAnthropicErrorBody), {
     keepaliveMs: answer.keepaliveMs, primeKeepalive: answer.primeKeepalive, headers: answer.headers, onEnd: streamEnded(trace),
   });
@@ -86,26 +86,4 @@ async function countTokens(body: MessagesRequest, signal: AbortSignal, trace: Re
   const served = await deps.executor.countTokens({ model: body.model, request, signal, observe: observerFor(trace) });
   recordServed(trace, served);
   return Response.json({ input_tokens: served.value.totalTokens });
-}
-
-type CallPart = { functionCall?: { id?: string }; thoughtSignature?: string };
-
-/**
- * Gemini 3 wants a call's signature back; Anthropic clients without thinking blocks only return
- * the tool_use id. Calls get their id here (Code Assist often sends none), then the signature is
- * remembered under it.
- */
-function rememberSignatures(parts: CallPart[] | undefined, signatures: ThoughtSignatures, makeId: () => string): void {
-  for (const part of parts ?? []) {
-    if (!part.functionCall) continue;
-    part.functionCall.id ||= makeId();
-    if (part.thoughtSignature) signatures.remember(part.functionCall.id, part.thoughtSignature);
-  }
-}
-
-async function* remembering<T extends { candidates?: { content?: { parts?: CallPart[] } }[] }>(chunks: AsyncIterable<T>, signatures: ThoughtSignatures, makeId: () => string): AsyncGenerator<T> {
-  for await (const chunk of chunks) {
-    rememberSignatures(chunk.candidates?.[0]?.content?.parts, signatures, makeId);
-    yield chunk;
-  }
 }
