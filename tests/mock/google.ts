@@ -87,6 +87,8 @@ export class MockGoogle {
   chaos: { rateLimit?: number; serverError?: number; dropMidStream?: number; refreshFailure?: number } = {};
   /** When set, the token endpoint answers every refresh with this status and body. */
   tokenFailure: { status: number; body: unknown } | undefined;
+  /** Answers decided by what was asked (real clients make background calls a queue cannot foresee). */
+  responder: ((model: string, contents: any[], tools: any[] | undefined) => Scripted | undefined) | undefined;
   /** The consent screen's answer: which account signs in, or an OAuth error (access_denied). */
   consent: Consent | undefined;
   /** Authorization requests that reached the consent screen, as sent. */
@@ -410,7 +412,7 @@ export class MockGoogle {
     const invalid = validateHistory(body.model, contents, this.issuedSignatures);
     if (invalid) return googleError(400, "INVALID_ARGUMENT", invalid, streaming);
 
-    const scripted = this.scripts.get(account.name)?.shift() ?? this.chaosScript();
+    const scripted = this.scripts.get(account.name)?.shift() ?? this.responder?.(body.model, contents, body.request?.tools) ?? this.chaosScript();
     if (scripted.kind === "parts") return this.replyWithParts(scripted, body, streaming);
     if (scripted.kind === "error") {
       const errorBody = scripted.body ?? { error: { code: scripted.status, message: `scripted ${scripted.status}`, status: "SCRIPTED" } };
