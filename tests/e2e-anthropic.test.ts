@@ -86,6 +86,19 @@ describe("messages", () => {
     expect(final.content).toEqual([expect.objectContaining({ type: "text", text: "Streamed by the SDK" })]);
   });
 
+  test("an upstream that breaks after the first byte: an `error` event in Anthropic's shape", async () => {
+    mock.script("alice", { kind: "drop", chunks: ["partial ", "answer"] });
+    const raw = await fetch(`${gateway.url}/v1/messages`, {
+      method: "POST", headers: { "content-type": "application/json", "x-api-key": PASSWORD },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 50, stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    const text = await raw.text();
+    expect(text).toContain('"text":"partial "');
+    const last = text.trim().split("\n\n").at(-1)!;
+    expect(last.split("\n")[0]).toBe("event: error");
+    expect(JSON.parse(last.split("\n")[1]!.slice(6))).toMatchObject({ type: "error", error: { type: "api_error" } });
+  });
+
   test("ping while the upstream is silent", async () => {
     mock.script("alice", { kind: "reply", chunks: ["slow ", "answer"], delayMs: 600 });
     const raw = await fetch(`${gateway.url}/v1/messages`, {

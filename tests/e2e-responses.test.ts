@@ -53,6 +53,16 @@ describe("openai SDK: responses", () => {
     expect(completed.response.output_text ?? (completed.response.output[0] as { content: { text: string }[] }).content[0]!.text).toBe("Hello");
   });
 
+  test("an upstream that breaks after the first byte: an `error` event", async () => {
+    mock.script("alice", { kind: "drop", chunks: ["partial ", "answer"] });
+    const raw = await fetch(`${gateway.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gemini-2.5-flash", input: "hi", stream: true }) });
+    const text = await raw.text();
+    expect(text).toContain('"delta":"partial "');
+    const last = text.trim().split("\n\n").at(-1)!;
+    expect(last.split("\n")[0]).toBe("event: error");
+    expect(JSON.parse(last.split("\n")[1]!.slice(6))).toMatchObject({ type: "error", message: expect.any(String) });
+  });
+
   test("a function call round trip, stateless (the client sends the whole history back)", async () => {
     mock.script("alice", { kind: "parts", events: [[{ functionCall: { name: "get_weather", args: { city: "Oslo" } }, thoughtSignature: "sig-resp-1" }]] });
     const first = await client.responses.create({ model: "gemini-3-flash-preview", input: "Weather in Oslo?", tools: [weatherTool], store: false, include: ["reasoning.encrypted_content"] });

@@ -3,6 +3,7 @@
 // with the next request), text as a message item, calls as function_call items (custom_tool_call
 // for freeform tools). The stream translator builds the same object for response.completed.
 import type { GenerateContentResponse, Part, UsageMetadata } from "../../hub.ts";
+import { groundingToAnnotations } from "../openai/annotations.ts";
 import { CUSTOM_TOOL_ARGUMENT, SIGNATURE_PREFIX, type Item, type Json } from "./request.ts";
 
 export interface ResponsesContext {
@@ -61,8 +62,13 @@ export function reasoningItem(id: string, summary: string, signature: string | u
   };
 }
 
-export function messageItem(id: string, text: string, status = "completed"): Item {
-  return { type: "message", id, status, role: "assistant", content: [{ type: "output_text", text, annotations: [], logprobs: [] }] };
+export function messageItem(id: string, text: string, status = "completed", grounding?: unknown): Item {
+  return { type: "message", id, status, role: "assistant", content: [{ type: "output_text", text, annotations: annotationsOf(grounding, text), logprobs: [] }] };
+}
+
+/** Google Search grounding as Responses' url_citation annotations (flat, unlike chat's). */
+export function annotationsOf(grounding: unknown, text: string): Json[] {
+  return groundingToAnnotations(grounding, text).map(({ url_citation: citation }) => ({ type: "url_citation", ...citation }));
 }
 
 export function responseObject(context: ResponsesContext, fields: { status: string; output: Item[]; usage: ResponsesUsage | null; incomplete_details?: { reason: string } | null; error?: Json | null }): Json {
@@ -82,7 +88,7 @@ export function hubResponseToResponses(response: GenerateContentResponse, contex
   if (thoughts !== "" || signature) output.push(reasoningItem(context.makeId("rs"), thoughts, signature));
   let text = "";
   const flushText = () => {
-    if (text !== "") output.push(messageItem(context.makeId("msg"), text));
+    if (text !== "") output.push(messageItem(context.makeId("msg"), text, "completed", candidate?.groundingMetadata));
     text = "";
   };
   for (const part of parts) {

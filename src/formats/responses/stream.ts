@@ -23,6 +23,7 @@ export async function* hubStreamToResponses(chunks: AsyncIterable<GenerateConten
   let usage: UsageMetadata | undefined;
   let finishReason: string | undefined;
   let blocked = false;
+  let grounding: unknown;
 
   const close = () => {
     if (!open) return;
@@ -36,7 +37,8 @@ export async function* hubStreamToResponses(chunks: AsyncIterable<GenerateConten
       emit("response.output_item.done", { output_index: index, item });
       output[index] = item;
     } else {
-      const item = messageItem(id, text);
+      // Grounding arrives with the last chunk, which also ends the message: the sources are known by now.
+      const item = messageItem(id, text, "completed", grounding);
       const part = (item.content as Json[])[0];
       emit("response.output_text.done", { item_id: id, output_index: index, content_index: 0, text, logprobs: [] });
       emit("response.content_part.done", { item_id: id, output_index: index, content_index: 0, part });
@@ -68,6 +70,7 @@ export async function* hubStreamToResponses(chunks: AsyncIterable<GenerateConten
     if (response.promptFeedback?.blockReason) blocked = true;
     const candidate = response.candidates?.[0];
     if (candidate?.finishReason) finishReason = candidate.finishReason;
+    if (candidate?.groundingMetadata) grounding = candidate.groundingMetadata;
     for (const part of candidate?.content?.parts ?? []) {
       if (part.thoughtSignature && signature === undefined) signature = part.thoughtSignature;
       if (part.functionCall) {
