@@ -46,6 +46,7 @@ export const configSchema = t.Object({
   oauth_client_id: t.String({ default: GEMINI_CLI_CLIENT_ID, minLength: 1, description: "OAuth client of new logins (Gemini CLI's installed-app client by default)" }),
   oauth_client_secret: t.String({ default: GEMINI_CLI_CLIENT_SECRET, minLength: 1, description: "its secret (public by design for an installed app)" }),
   public_url: t.Optional(t.String({ pattern: "^https?://[^\\s]+$", description: "this gateway's address as a browser reaches it, when an OAuth redirect there is registered (else http://127.0.0.1:<port>)" })),
+  redis_url: t.Optional(t.String({ pattern: "^(redis|rediss|valkey|valkeys)://", description: "Redis shared by several jellycli instances (cooldowns, keys, limits, usage, sessions); none: this instance alone" })),
   encryption_key: t.Optional(t.String({ minLength: 1, description: "encrypts credential files and stored API keys at rest (AES-256-GCM); `jellycli generate-key` makes one" })),
   calls_per_rotation: t.Integer({ default: 1, minimum: 1, description: "calls served by one credential before moving to the next" }),
   max_retries: t.Integer({ default: 3, minimum: 0, maximum: 20, description: "extra upstream calls (other credentials, other pools) after a failure, before the first byte" }),

@@ -28,6 +28,8 @@ import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
 import { withRequestLog, type RequestTrace } from "./request-log.ts";
 import { ResponseStore } from "./http/response-store.ts";
+import { SharedBus } from "./shared/bus.ts";
+import { CredentialSync } from "./shared/credentials.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -103,6 +105,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     onWarning: (message) => log.warn(message),
   });
   const states = await store.load();
+  // Several instances: Redis shares what must agree (shared/*); without it nothing changes.
+  const bus = config.redis_url ? new SharedBus(config.redis_url, log) : undefined;
+  const credentialSync = bus ? new CredentialSync(bus, now) : undefined;
   const poolOptions = {
     callsPerRotation: config.calls_per_rotation,
     onChange: () => store.markDirty(),
@@ -115,7 +120,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   };
   // Every pool shares one state map, so one creds_state.toml holds them all (ids never collide:
   // file names for OAuth, `<pool>:<fingerprint>` for keys).
-  const pool = new Pool<Credential>(credentials, states, poolOptions);
+  const sharedHooks = (name: string) => credentialSync?.hooks(name) ?? {};
+  const pool = new Pool<Credential>(credentials, states, { ...poolOptions, ...sharedHooks("codeassist") });
   store.attach(() => states);
   log.info("credentials loaded", { dir: config.credentials_dir, count: credentials.length, skipped: problems.length });
 
@@ -138,17 +144,20 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   backends.set("codeassist", new CodeAssistBackend(pool, codeAssist, tokens, log));
   const geminiKeys = [...config.gemini_api_keys, ...(addedKeys.get("gemini_api") ?? [])];
   if (geminiKeys.length > 0) {
-    const keys = new Pool(apiKeyCredentials("gemini-api", geminiKeys), states, poolOptions);
+    const keys = new Pool(apiKeyCredentials("gemini-api", geminiKeys), states, { ...poolOptions, ...sharedHooks("gemini_api") });
     backends.set("gemini_api", new ApiKeyBackend("gemini_api", keys, new GeminiApiUpstream({ ...transport, endpoint: config.gemini_api_endpoint })));
   }
   for (const upstream of config.openai_upstreams) {
     // A local server without keys (Ollama) still needs one pool member to rotate.
     const upstreamKeyList = [...upstream.api_keys, ...(addedKeys.get(upstream.name) ?? [])];
     const members = upstreamKeyList.length > 0 ? apiKeyCredentials(upstream.name, upstreamKeyList) : [{ id: `${upstream.name}:no-key`, apiKey: "" }];
-    const keys = new Pool(members, states, poolOptions);
+    const keys = new Pool(members, states, { ...poolOptions, ...sharedHooks(upstream.name) });
     const client = new OpenAICompatUpstream({ ...transport, name: upstream.name, baseURL: upstream.base_url, profile: upstream.profile });
     backends.set(upstream.name, new ApiKeyBackend(upstream.name, keys, client));
   }
+  for (const backend of backends.values()) credentialSync?.attach(backend.name, backend.pool);
+  // Connects and takes the shared state before the first request (a Redis that is down costs at most its connect timeout).
+  await bus?.start();
   if (credentials.length === 0 && backends.size === 1) log.warn(`no credentials: put OAuth credential files (*.json) in ${config.credentials_dir}, or configure gemini_api_keys / openai_upstreams`);
 
   const keys = new KeyRing(db);
@@ -280,7 +289,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     openStreams: () => metrics.openStreams,
     startedAt: now(),
     tail,
-    metrics: () => metrics.render(credentialGauge(), process.memoryUsage().rss),
+    metrics: () => metrics.render(credentialGauge(), process.memoryUsage().rss, bus ? bus.up : undefined),
+    redisUp: bus ? () => bus.up : undefined,
     corsOrigins: config.cors_origins,
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),
@@ -332,6 +342,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       await server?.stop(true);
       usage.stop();
       await store.flush();
+      bus?.stop();
       db.close();
     },
   };

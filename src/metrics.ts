@@ -69,7 +69,7 @@ export class Metrics {
     bump(this.upstream, labels({ pool, outcome }));
   }
 
-  render(credentials: { pool: string; state: string; count: number }[], residentBytes: number): string {
+  render(credentials: { pool: string; state: string; count: number }[], residentBytes: number, redisUp?: boolean): string {
     const counter = (name: string, help: string, map: Map<string, number>) => [
       `# HELP ${name} ${help}`, `# TYPE ${name} counter`, ...[...map].map(([key, value]) => `${name}{${key}} ${value}`),
     ];
@@ -86,6 +86,7 @@ export class Metrics {
       "# HELP jellycli_open_streams Streamed answers being sent now.", "# TYPE jellycli_open_streams gauge", `jellycli_open_streams ${this.openStreams}`,
       ...counter("jellycli_client_key_requests_total", "Requests, by client key id.", this.keyRequests),
       "# HELP process_resident_memory_bytes Resident memory of the process.", "# TYPE process_resident_memory_bytes gauge", `process_resident_memory_bytes ${residentBytes}`,
+      ...(redisUp === undefined ? [] : ["# HELP jellycli_redis_up Whether the shared Redis is reachable (1) or not (0).", "# TYPE jellycli_redis_up gauge", `jellycli_redis_up ${redisUp ? 1 : 0}`]),
       "",
     ].join("\n");
   }

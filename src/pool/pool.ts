@@ -21,6 +21,9 @@ export interface PoolOptions {
   onChange?: () => void;
   /** Called when a credential's status changes (active, suspected, disabled, invalid). */
   onStatusChange?: (id: string, before: CredentialState, after: CredentialState) => void;
+  /** Several instances (shared/sync.ts): told each state this instance changed, and where rotation stands. */
+  onStateShared?: (id: string, state: CredentialState) => void;
+  onRotate?: (currentId: string, callsOnCurrent: number) => void;
 }
 
 export interface PoolSummary {
@@ -106,6 +109,7 @@ export class Pool<T extends PoolMember = PoolMember> {
     const current = this.credentials[this.cursor % count]!;
     if (this.callsOnCursor > 0 && this.callsOnCursor < this.options.callsPerRotation && rested(current)) {
       this.callsOnCursor++;
+      this.options.onRotate?.(current.id, this.callsOnCursor);
       return current;
     }
     // The first pick ever starts at the cursor itself; later ones move past it.
@@ -116,6 +120,7 @@ export class Pool<T extends PoolMember = PoolMember> {
       if (rested(candidate)) {
         this.cursor = index;
         this.callsOnCursor = 1;
+        this.options.onRotate?.(candidate.id, 1);
         return candidate;
       }
     }
@@ -137,7 +142,24 @@ export class Pool<T extends PoolMember = PoolMember> {
     if (after === before) return;
     this.states.set(id, after);
     this.options.onChange?.();
+    this.options.onStateShared?.(id, after);
     if (after.status !== before.status) this.options.onStatusChange?.(id, before, after);
+  }
+
+  /** Another instance's change to a credential's state: taken as it is, not told again. */
+  applyShared(id: string, state: CredentialState): void {
+    const before = this.state(id);
+    this.states.set(id, state);
+    this.options.onChange?.();
+    if (state.status !== before.status) this.options.onStatusChange?.(id, before, state);
+  }
+
+  /** Where another instance's rotation stands: the next pick here moves on from there. */
+  applyRotation(currentId: string, callsOnCurrent: number): void {
+    const index = this.credentials.findIndex((credential) => credential.id === currentId);
+    if (index < 0) return;
+    this.cursor = index;
+    this.callsOnCursor = callsOnCurrent;
   }
 
   projectOf(credential: T): string | undefined {
@@ -147,8 +169,10 @@ export class Pool<T extends PoolMember = PoolMember> {
   setProject(id: string, projectId: string): void {
     const state = this.state(id);
     if (state.project_id === projectId) return;
-    this.states.set(id, { ...state, project_id: projectId });
+    const next = { ...state, project_id: projectId };
+    this.states.set(id, next);
     this.options.onChange?.();
+    this.options.onStateShared?.(id, next);
   }
 
   state(id: string): CredentialState {

@@ -12,6 +12,8 @@ export interface HealthDeps {
   now: () => number;
   /** The admin surface is on here: `/` sends a browser to its page. */
   adminPage?: boolean;
+  /** With redis_url: whether Redis is reachable now. */
+  redisUp?: () => boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ export function healthRoutes(deps: HealthDeps) {
         status: credentials.usable > 0 ? "ok" : "degraded",
         version: deps.version,
         credentials,
+        ...(deps.redisUp ? { redis: deps.redisUp() ? "up" : "down" } : {}),
         pools: Object.fromEntries(summaries.map(({ name, summary }) => [name, summary])),
         ...(authorised ? { details: deps.pools.flatMap(({ name, pool }) => pool.reports(now).map((report) => ({ pool: name, ...report }))) } : {}),
       };

@@ -1,0 +1,109 @@
+// Several instances on one Redis (issue 15): two jellycli gateways, one real redis-server, the mock
+// Google. What one instance learns or is told, the other honours within a second or two.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { MockGoogle, googleErrorBody } from "./mock/google.ts";
+import { addReadyAccount, chat, makeWorkspace, readJson, startGateway, testConfig, type Running, type Workspace } from "./helpers.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+import type { Config } from "../src/config.ts";
+
+const ADMIN = "admin-password-shared";
+let redis: RedisServer;
+let mock: MockGoogle;
+let running: Running[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+beforeEach(async () => {
+  mock = new MockGoogle();
+  // Each test starts from an empty Redis.
+  const { RedisClient } = await import("bun");
+  const client = new RedisClient(redis.url);
+  await client.send("FLUSHALL", []);
+  client.close();
+});
+afterEach(async () => {
+  for (const gateway of running.splice(0)) await gateway.stop();
+  mock.stop();
+});
+
+/** One instance: its own folder (credentials, state, database), the shared Redis. */
+async function instance(accounts: string[], overrides: Partial<Config> = {}): Promise<Running & { workspace: Workspace }> {
+  const workspace = makeWorkspace();
+  for (const name of accounts) addReadyAccount(mock, workspace, name);
+  const gateway = await startGateway(testConfig(mock, workspace, { redis_url: redis.url, admin_password: ADMIN, health_check_interval_s: 0, usage_flush_interval_s: 0.05, ...overrides }), process.env.DEBUG_REDIS ? (await import("../src/log.ts")).createLogger("debug", (line) => process.stdout.write(line)) : undefined);
+  running.push(gateway);
+  return { ...gateway, workspace };
+}
+const ask = (gateway: Running, model = "gemini-2.5-pro", headers: Record<string, string> = {}) => chat(gateway.url, { model, messages: [{ role: "user", content: "hi" }] }, headers);
+const admin = (gateway: Running, path: string, init: RequestInit = {}) => fetch(`${gateway.url}/admin/api${path}`, { ...init, headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}`, ...(init.headers as Record<string, string> | undefined) } });
+const accounts = () => mock.generateCalls().map((call) => call.account);
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("not within the deadline");
+    await Bun.sleep(20);
+  }
+}
+const rateLimited = { kind: "error" as const, status: 429, body: googleErrorBody(429, "RESOURCE_EXHAUSTED", "You have exhausted your capacity on this model. Your quota will reset after 3600s.", [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "RATE_LIMIT_EXCEEDED", domain: "cloudcode-pa.googleapis.com" }, { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "3600s" }]) };
+
+describe("credential state across instances", () => {
+  test("a 429 cooldown seen through one instance is honoured by the other within 1 s", async () => {
+    const one = await instance(["a", "b"]);
+    const two = await instance(["a", "b"]);
+    mock.script("a", rateLimited);
+    expect((await ask(one)).status).toBe(200);
+    expect(accounts()).toEqual(["a", "b"]);
+    const started = Date.now();
+    await eventually(async () => (await readJson(await admin(two, "/credentials"))).credentials.find((entry: { id: string }) => entry.id === "a.json").state === "cooling", 1_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    mock.calls.length = 0;
+    for (let index = 0; index < 6; index++) expect((await ask(two)).status).toBe(200);
+    expect(accounts()).toEqual(["b", "b", "b", "b", "b", "b"]);
+  });
+
+  test("disabling a credential on one holds on the other within 2 s", async () => {
+    const one = await instance(["a", "b"]);
+    const two = await instance(["a", "b"]);
+    expect((await admin(one, "/credentials/b.json", { method: "PATCH", body: JSON.stringify({ disabled: true }) })).status).toBe(200);
+    await eventually(async () => (await readJson(await admin(two, "/credentials"))).credentials.find((entry: { id: string }) => entry.id === "b.json").state === "disabled");
+    mock.calls.length = 0;
+    for (let index = 0; index < 4; index++) await ask(two, "gemini-2.5-flash");
+    expect(accounts()).toEqual(["a", "a", "a", "a"]);
+  });
+
+  test("rotation is shared: 20 calls alternating between instances over 2 credentials split 10 ± 2", async () => {
+    const one = await instance(["a", "b"]);
+    const two = await instance(["a", "b"]);
+    for (let index = 0; index < 20; index++) {
+      expect((await ask(index % 2 === 0 ? one : two, "gemini-2.5-flash")).status).toBe(200);
+      await Bun.sleep(10);
+    }
+    const counts = accounts().reduce((tally, name) => ({ ...tally, [name!]: (tally[name!] ?? 0) + 1 }), {} as Record<string, number>);
+    expect(Math.abs(counts.a! - 10)).toBeLessThanOrEqual(2);
+    expect(Math.abs(counts.b! - 10)).toBeLessThanOrEqual(2);
+    // One instance alone would alternate too; the shared position is what keeps the pair from
+    // both starting at "a": the first two calls (one per instance) went to different accounts.
+    expect(accounts().slice(0, 2).sort()).toEqual(["a", "b"]);
+  });
+
+  test("Redis stopped: both keep serving and say so; Redis back: they agree again", async () => {
+    const one = await instance(["a", "b"]);
+    const two = await instance(["a", "b"]);
+    await redis.stop();
+    await eventually(async () => (await readJson(await fetch(`${one.url}/health`))).redis === "down");
+    expect((await ask(one, "gemini-2.5-flash")).status).toBe(200);
+    expect((await ask(two, "gemini-2.5-flash")).status).toBe(200);
+    expect(await (await admin(two, "/../../metrics")).text()).toContain("jellycli_redis_up 0");
+    // A change made while Redis is away …
+    await admin(one, "/credentials/a.json", { method: "PATCH", body: JSON.stringify({ disabled: true }) });
+    await redis.start();
+    // … reaches the other instance once Redis is back.
+    await eventually(async () => (await readJson(await fetch(`${two.url}/health`))).redis === "up", 5_000);
+    await eventually(async () => (await readJson(await admin(two, "/credentials"))).credentials.find((entry: { id: string }) => entry.id === "a.json").state === "disabled", 5_000);
+    expect(await (await fetch(`${two.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()).toContain("jellycli_redis_up 1");
+  }, 20_000);
+});
