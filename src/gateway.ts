@@ -30,6 +30,7 @@ import { withRequestLog, type RequestTrace } from "./request-log.ts";
 import { ResponseStore } from "./http/response-store.ts";
 import { SharedBus } from "./shared/bus.ts";
 import { CredentialSync } from "./shared/credentials.ts";
+import { KeySync } from "./shared/keys.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -156,11 +157,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     backends.set(upstream.name, new ApiKeyBackend(upstream.name, keys, client));
   }
   for (const backend of backends.values()) credentialSync?.attach(backend.name, backend.pool);
-  // Connects and takes the shared state before the first request (a Redis that is down costs at most its connect timeout).
-  await bus?.start();
   if (credentials.length === 0 && backends.size === 1) log.warn(`no credentials: put OAuth credential files (*.json) in ${config.credentials_dir}, or configure gemini_api_keys / openai_upstreams`);
 
   const keys = new KeyRing(db);
+  const keySync = bus ? new KeySync(bus, db, keys) : undefined;
   const usage = new UsageRecorder(db, now());
   const anonymousUser = passwords(config).length > 0 ? "password" : "-";
   // Requests that reached a model (refusals before the body was read are not usage).
@@ -224,7 +224,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     adminOpen: !config.admin_password && isLoopback(splitBindAddress(config.bind_address).hostname),
     config: config as unknown as Record<string, unknown>,
     clientAddress: (request) => server?.requestIP(request)?.address ?? "unknown",
-    onKeysChanged: () => keys.reload(),
+    onKeysChanged: (id) => {
+      keys.reload();
+      if (id) keySync?.changed(id);
+    },
+    throttle: keySync ? (key, at) => keySync.throttle(key, at) : undefined,
     addCredentialFile: async (fileName, content) => {
       const parsed = parseCredential(fileName, join(config.credentials_dir, fileName), JSON.stringify(content));
       if (typeof parsed === "string") throw GatewayError.invalidRequest(`The credential file is not usable: ${parsed}.`, "credential");
@@ -306,6 +310,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       : null,
     version: VERSION,
   });
+
+  // Connects and takes the shared state before the first request (a Redis that is down costs at most its connect timeout).
+  await bus?.start();
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   return {

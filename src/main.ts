@@ -4,6 +4,7 @@
 import { checkSafety, ConfigError, describeKeys, loadConfig, type Config } from "./config.ts";
 import { probeCredential } from "./health-check.ts";
 import { createGateway, sealerFor } from "./gateway.ts";
+import { publishKeyChange } from "./shared/keys.ts";
 import { loginCommand } from "./cli/login.ts";
 import { decryptFile, rekey } from "./cli/secrets.ts";
 import { generateKey } from "./sealing.ts";
@@ -183,8 +184,12 @@ async function check(config: Config): Promise<number> {
 }
 
 /** `jellycli keys create|list|revoke`: works beside a running gateway, which picks changes up within 2 s. */
-function keysCommand(config: Config, action: string[], options: Record<string, string>): number {
+async function keysCommand(config: Config, action: string[], options: Record<string, string>): Promise<number> {
   const db = openDatabase(config.database);
+  // With Redis, every instance hears of the change (not only the one that shares this database).
+  const share = async (id: string) => {
+    if (config.redis_url) await publishKeyChange(config.redis_url, db, id).catch((error: Error) => console.error(`jellycli: the key changed here, but Redis could not be told (${error.message}); instances will see it when they resynchronise`));
+  };
   try {
     switch (action[0]) {
       case "create": {
@@ -199,6 +204,7 @@ function keysCommand(config: Config, action: string[], options: Record<string, s
         const budgetPeriod = (options.period ?? "month") as BudgetPeriod;
         if (!BUDGET_PERIODS.includes(budgetPeriod)) throw new ConfigError(`--period must be one of: ${BUDGET_PERIODS.join(", ")}`);
         const { key, record } = createKey(db, { name: options.name, models, rpm, tokenBudget, budgetPeriod, expiresAt });
+        await share(record.id);
         console.log(`Created ${record.id} (${record.name}). The key, shown only this once:\n\n  ${key}\n`);
         return 0;
       }
@@ -217,6 +223,7 @@ function keysCommand(config: Config, action: string[], options: Record<string, s
           console.error(`jellycli: no active key ${action[1]}`);
           return 1;
         }
+        await share(action[1]);
         console.log(`Revoked ${action[1]}; a running gateway refuses it within 2 s.`);
         return 0;
       }

@@ -107,3 +107,31 @@ describe("credential state across instances", () => {
     expect(await (await fetch(`${two.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()).toContain("jellycli_redis_up 1");
   }, 20_000);
 });
+
+describe("client keys across instances", () => {
+  test("a key made on one works on the other; revoked on one, refused by the other within 2 s", async () => {
+    const one = await instance(["a"]);
+    const two = await instance(["a"]);
+    const created = await readJson(await admin(one, "/keys", { method: "POST", body: JSON.stringify({ name: "shared" }) }));
+    const auth = { authorization: `Bearer ${created.key}` };
+    await eventually(async () => (await ask(two, "gemini-2.5-flash", auth)).status === 200);
+    expect((await admin(one, `/keys/${created.id}`, { method: "DELETE", body: "{}" })).status).toBe(200);
+    const started = Date.now();
+    await eventually(async () => (await ask(two, "gemini-2.5-flash", auth)).status === 401);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  test("a key's rpm is one limit across both instances", async () => {
+    const one = await instance(["a"]);
+    const two = await instance(["a"]);
+    const created = await readJson(await admin(one, "/keys", { method: "POST", body: JSON.stringify({ name: "limited", rpm: 4 }) }));
+    const auth = { authorization: `Bearer ${created.key}` };
+    await eventually(async () => (await readJson(await admin(two, "/keys"))).keys.some((key: { id: string }) => key.id === created.id));
+    // A minute boundary in the middle would reset the count: wait for a fresh minute if it is close.
+    const second = new Date().getSeconds();
+    if (second > 55) await Bun.sleep((61 - second) * 1000);
+    const statuses: number[] = [];
+    for (let index = 0; index < 6; index++) statuses.push((await ask(index % 2 === 0 ? one : two, "gemini-2.5-flash", auth)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+  }, 15_000);
+});

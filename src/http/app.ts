@@ -11,7 +11,7 @@ import { errorResponse, type Surface } from "./errors.ts";
 import { healthRoutes, type HealthDeps } from "./routes/health.ts";
 import { chatCompletionsHandler, openAIRoutes } from "./routes/openai.ts";
 import { geminiMethodHandler, geminiRoutes, parseModelCall, type ModelCall } from "./routes/gemini.ts";
-import { gate, keyOf } from "./gate.ts";
+import { gate, keyOf, type GateOptions } from "./gate.ts";
 import { AdminAuth, adminRoutes, type AdminDeps } from "./routes/admin.ts";
 import { messagesHandler } from "./routes/anthropic.ts";
 import { embeddingsHandler } from "./routes/embeddings.ts";
@@ -33,6 +33,8 @@ export interface AppDeps extends OpenAIRouteDeps, HealthDeps, Partial<Omit<Admin
   version: string;
   log: Logger;
   now: () => number;
+  /** A key's rpm window (shared across instances when Redis is configured). */
+  throttle?: GateOptions["throttle"];
   /** Responses kept for previous_response_id (none: POST /v1/responses is 404). */
   responses?: ResponseStore;
 }
@@ -97,7 +99,7 @@ export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise
       return renderError(error instanceof GatewayError ? "GatewayError" : "UNKNOWN", error, request, path, deps.log);
     }
   };
-  return { fetch: gate((request, url) => fast(request, url) ?? app.fetch(request), { passwords: deps.passwords, keys: deps.keys, corsOrigins: deps.corsOrigins, surfaceOf, now: deps.now }) };
+  return { fetch: gate((request, url) => fast(request, url) ?? app.fetch(request), { passwords: deps.passwords, keys: deps.keys, throttle: deps.throttle, corsOrigins: deps.corsOrigins, surfaceOf, now: deps.now }) };
 }
 
 /** Gemini-native paths (/v1beta/…, and /v1/models/{model}:{method}) answer in Google's format. */

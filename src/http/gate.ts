@@ -25,6 +25,8 @@ export interface GateOptions {
   /** Client API keys (store/keys.ts); with any key present, every request must authenticate. */
   keys?: KeyRing;
   now?: () => number;
+  /** A key's rpm window: shared through Redis when there is one (shared/keys.ts), else the KeyRing's own. */
+  throttle?: (key: KeyRecord, now: number) => number | Promise<number>;
   /** Origins allowed to call from a browser; "*" for any (refused by config without a password). */
   corsOrigins: readonly string[] | "*";
   surfaceOf: (path: string) => Surface;
@@ -69,7 +71,7 @@ export function gate(handler: (request: Request, url: URL) => Response | Promise
         if (!key) return refuse(new GatewayError({ status: 401, code: "invalid_api_key", message: "Incorrect password or API key provided." }));
         const refusal = keyRefusal(key, now());
         if (refusal) return refuse(new GatewayError({ status: 401, code: "invalid_api_key", message: refusal }));
-        const waitMs = options.keys!.throttle(key, now());
+        const waitMs = options.throttle ? await options.throttle(key, now()) : options.keys!.throttle(key, now());
         if (waitMs > 0) return refuse(new GatewayError({ status: 429, code: "rate_limit_exceeded", retryAfterMs: waitMs, message: `This API key is limited to ${key.rpm} requests per minute.` }));
         keysByRequest.set(request, key);
       }

@@ -223,3 +223,21 @@ export function resealUpstreamKeys(db: Database, sealer: Sealer): number {
   checkpoint(db);
   return stale.length;
 }
+
+/** A key's whole row (its hash included, never the key): what another instance needs to know it. */
+export function keyRow(db: Database, id: string): Record<string, unknown> | undefined {
+  return (db.query("SELECT * FROM client_keys WHERE id = ?").get(id) as Record<string, unknown> | null) ?? undefined;
+}
+
+export function allKeyRows(db: Database): Record<string, unknown>[] {
+  return db.query("SELECT * FROM client_keys").all() as Record<string, unknown>[];
+}
+
+const KEY_COLUMNS = ["id", "name", "hash", "prefix", "last4", "models", "rpm", "token_budget", "budget_period", "expires_at", "disabled", "revoked_at", "created_at", "last_used_at"] as const;
+
+/** Another instance's row, as it is (a revocation stays a revocation: revoked_at never goes back). */
+export function upsertKeyRow(db: Database, row: Record<string, unknown>): void {
+  const values = KEY_COLUMNS.map((column) => (row[column] ?? null) as string | number | null);
+  db.run(`INSERT INTO client_keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map(() => "?").join(", ")})
+    ON CONFLICT (id) DO UPDATE SET ${KEY_COLUMNS.filter((column) => column !== "id" && column !== "last_used_at").map((column) => column === "revoked_at" ? "revoked_at = COALESCE(client_keys.revoked_at, excluded.revoked_at)" : `${column} = excluded.${column}`).join(", ")}`, values);
+}

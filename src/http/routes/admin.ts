@@ -30,7 +30,7 @@ export interface AdminDeps {
   config: Record<string, unknown>;
   clientAddress: (request: Request) => string;
   /** After a key was created or revoked here, so the gateway uses it at once. */
-  onKeysChanged?: () => void;
+  onKeysChanged?: (id?: string) => void;
   /** GET /metrics: the Prometheus text, and a token scrapers may use instead of the admin password. */
   metrics?: () => string;
   metricsToken?: string;
@@ -285,7 +285,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       if (Number.isNaN(expiresAt)) throw GatewayError.invalidRequest("`expires_at` must be a date.", "expires_at");
       const created = createKey(deps.db, { name: input.name.trim(), models: models as string[] | undefined, rpm: whole("rpm"), tokenBudget: whole("token_budget"), budgetPeriod: period, expiresAt,
       });
-      deps.onKeysChanged?.();
+      deps.onKeysChanged?.(created.record.id);
       set.status = 201;
       return { ...publicKey(created.record), key: created.key };
     })
@@ -321,13 +321,13 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
         changes.disabled = input.disabled;
       }
       if (!updateKey(deps.db, params.id, changes)) throw new GatewayError({ status: 404, code: "not_found", message: `No active key ${params.id}.` });
-      deps.onKeysChanged?.();
+      deps.onKeysChanged?.(params.id);
       return publicKey(listKeys(deps.db).find((record) => record.id === params.id)!);
     })
     .delete("/keys/:id", ({ params, request }) => {
       guardChange(request);
       if (!revokeKey(deps.db, params.id)) throw new GatewayError({ status: 404, code: "not_found", message: `No active key ${params.id}.` });
-      deps.onKeysChanged?.();
+      deps.onKeysChanged?.(params.id);
       return { id: params.id, revoked: true };
     })
     .get("/usage", ({ query, request }) => {
