@@ -23,7 +23,7 @@ import { StateStore } from "./pool/state.ts";
 import { openDatabase } from "./store/database.ts";
 import { addUpstreamKey, KeyRing, lockedUpstreamKeys, removeUpstreamKey, resealUpstreamKeys, upstreamKeys } from "./store/keys.ts";
 import { SealError, Sealer } from "./sealing.ts";
-import { UsageRecorder } from "./store/usage.ts";
+import { localUsage, UsageRecorder } from "./store/usage.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
 import { VERSION } from "./version.ts";
 import { withRequestLog, type RequestTrace } from "./request-log.ts";
@@ -31,6 +31,8 @@ import { ResponseStore } from "./http/response-store.ts";
 import { SharedBus } from "./shared/bus.ts";
 import { CredentialSync } from "./shared/credentials.ts";
 import { KeySync } from "./shared/keys.ts";
+import { SharedTokens } from "./shared/tokens.ts";
+import { SharedUsage } from "./shared/usage.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -132,6 +134,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     now,
     timeoutMs: config.connect_timeout_ms,
     sealer,
+    coordinator: bus ? new SharedTokens(bus, sealer, now) : undefined,
     onWriteError: (credential, error) => log.error("could not write the refreshed token back", { credential: credential.id, error: error.message }),
   });
   const transport = { fetch: fetchImpl, connectTimeoutMs: config.connect_timeout_ms, idleTimeoutMs: config.idle_timeout_ms };
@@ -162,6 +165,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const keys = new KeyRing(db);
   const keySync = bus ? new KeySync(bus, db, keys) : undefined;
   const usage = new UsageRecorder(db, now());
+  const usageSource = bus ? new SharedUsage(bus, localUsage(db), usage, keys, now) : localUsage(db);
   const anonymousUser = passwords(config).length > 0 ? "password" : "-";
   // Requests that reached a model (refusals before the body was read are not usage).
   const metrics = new Metrics();
@@ -224,6 +228,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     adminOpen: !config.admin_password && isLoopback(splitBindAddress(config.bind_address).hostname),
     config: config as unknown as Record<string, unknown>,
     clientAddress: (request) => server?.requestIP(request)?.address ?? "unknown",
+    usage: usageSource,
     onKeysChanged: (id) => {
       keys.reload();
       if (id) keySync?.changed(id);

@@ -12,7 +12,9 @@ import { createLogger, flushLogs } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { openDatabase } from "./store/database.ts";
 import { BUDGET_PERIODS, createKey, listKeys, revokeKey, type BudgetPeriod } from "./store/keys.ts";
-import { USAGE_GROUPS, usageReport, type UsageGroup } from "./store/usage.ts";
+import { localUsage, USAGE_GROUPS, type UsageGroup } from "./store/usage.ts";
+import { SharedBus } from "./shared/bus.ts";
+import { SharedUsage } from "./shared/usage.ts";
 
 const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts,
 Gemini API keys and OpenAI-compatible servers
@@ -235,8 +237,8 @@ async function keysCommand(config: Config, action: string[], options: Record<str
   }
 }
 
-/** `jellycli usage [--from DAY] [--to DAY] [--by day,key,model,credential]`: what was written so far (flushed every few seconds). */
-function usageCommand(config: Config, options: Record<string, string>): number {
+/** `jellycli usage [--from DAY] [--to DAY] [--by day,key,model,credential]`: what was written so far (flushed every few seconds); every instance's with Redis. */
+async function usageCommand(config: Config, options: Record<string, string>): Promise<number> {
   const today = new Date().toISOString().slice(0, 10);
   const from = options.from ?? `${today.slice(0, 8)}01`;
   const to = options.to ?? today;
@@ -247,13 +249,17 @@ function usageCommand(config: Config, options: Record<string, string>): number {
   const unknown = groups.filter((group) => !(USAGE_GROUPS as readonly string[]).includes(group));
   if (unknown.length > 0) throw new ConfigError(`--by takes ${USAGE_GROUPS.join(", ")} (not ${unknown.join(", ")})`);
   const db = openDatabase(config.database);
+  const bus = config.redis_url ? new SharedBus(config.redis_url, createLogger("warn")) : undefined;
   try {
-    const rows = usageReport(db, from, to, groups as UsageGroup[]);
+    await bus?.start();
+    const source = bus ? new SharedUsage(bus, localUsage(db)) : localUsage(db);
+    const rows = await source.report(from, to, groups as UsageGroup[]);
     const columns = [...groups, "requests", "errors_4xx", "errors_5xx", "input_tokens", "output_tokens", "cached_tokens"];
     console.log(`Usage from ${from} to ${to} (UTC days):\n`);
     console.log(formatTable(columns.map((column) => column.toUpperCase()), rows.map((row) => columns.map((column) => String(row[column] ?? 0)))));
     return 0;
   } finally {
+    bus?.stop();
     db.close();
   }
 }

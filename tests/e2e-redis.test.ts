@@ -2,7 +2,7 @@
 // Google. What one instance learns or is told, the other honours within a second or two.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MockGoogle, googleErrorBody } from "./mock/google.ts";
-import { addReadyAccount, chat, makeWorkspace, readJson, startGateway, testConfig, type Running, type Workspace } from "./helpers.ts";
+import { addReadyAccount, chat, makeWorkspace, readJson, startGateway, testConfig, writeJellycliCredential, type Running, type Workspace } from "./helpers.ts";
 import { startRedis, type RedisServer } from "./redis-server.ts";
 import type { Config } from "../src/config.ts";
 
@@ -34,7 +34,7 @@ afterEach(async () => {
 async function instance(accounts: string[], overrides: Partial<Config> = {}): Promise<Running & { workspace: Workspace }> {
   const workspace = makeWorkspace();
   for (const name of accounts) addReadyAccount(mock, workspace, name);
-  const gateway = await startGateway(testConfig(mock, workspace, { redis_url: redis.url, admin_password: ADMIN, health_check_interval_s: 0, usage_flush_interval_s: 0.05, ...overrides }), process.env.DEBUG_REDIS ? (await import("../src/log.ts")).createLogger("debug", (line) => process.stdout.write(line)) : undefined);
+  const gateway = await startGateway(testConfig(mock, workspace, { redis_url: redis.url, admin_password: ADMIN, health_check_interval_s: 0, usage_flush_interval_s: 0.05, credentials_poll_s: 0.1, ...overrides }), process.env.DEBUG_REDIS ? (await import("../src/log.ts")).createLogger("debug", (line) => process.stdout.write(line)) : undefined);
   running.push(gateway);
   return { ...gateway, workspace };
 }
@@ -134,4 +134,46 @@ describe("client keys across instances", () => {
     for (let index = 0; index < 6; index++) statuses.push((await ask(index % 2 === 0 ? one : two, "gemini-2.5-flash", auth)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
   }, 15_000);
+});
+
+describe("tokens across instances", () => {
+  test("an expired token is refreshed exactly once under concurrent calls on both instances", async () => {
+    mock.addAccount({ name: "t", refreshToken: "1//refresh-shared-t", project: "project-t", clientId: "test-client.apps.googleusercontent.com", clientSecret: "test-secret" });
+    const expired = (workspace: Workspace) => writeJellycliCredential(workspace, "t.json", { refreshToken: "1//refresh-shared-t", accessToken: "ya29.expired", expiresAt: Date.now() - 60_000, projectId: "project-t" });
+    const one = await instance([]);
+    const two = await instance([]);
+    expired(one.workspace);
+    expired(two.workspace);
+    await eventually(async () => (await readJson(await admin(one, "/credentials"))).credentials.length === 1 && (await readJson(await admin(two, "/credentials"))).credentials.length === 1, 5_000);
+    const statuses = await Promise.all(Array.from({ length: 10 }, (_, index) => ask(index % 2 === 0 ? one : two, "gemini-2.5-flash").then((response) => response.status)));
+    expect(statuses).toEqual(Array(10).fill(200));
+    expect(mock.calls.filter((call) => call.path === "/token" && call.body?.grant_type === "refresh_token")).toHaveLength(1);
+    // Both instances now use that one token.
+    expect(new Set(mock.generateCalls().map((call) => call.token)).size).toBe(1);
+  }, 15_000);
+});
+
+describe("usage across instances", () => {
+  test("usage totals are the same whichever instance is asked; a token budget is one budget", async () => {
+    const one = await instance(["a"]);
+    const two = await instance(["a"]);
+    for (let index = 0; index < 3; index++) await ask(one, "gemini-2.5-flash");
+    for (let index = 0; index < 2; index++) await ask(two, "gemini-2.5-pro");
+    const totals = async (gateway: Running) => (await readJson(await admin(gateway, "/usage?group_by=model"))).rows.map((row: { model: string; requests: number }) => `${row.model}:${row.requests}`);
+    await eventually(async () => JSON.stringify(await totals(one)) === JSON.stringify(["gemini-2.5-flash:3", "gemini-2.5-pro:2"]));
+    expect(await totals(two)).toEqual(await totals(one));
+    const overviewOf = async (gateway: Running) => (await readJson(await admin(gateway, "/overview"))).requests_24h;
+    expect(await overviewOf(one)).toBe(5);
+    expect(await overviewOf(two)).toBe(5);
+
+    // A budget spent through one instance is spent on the other too.
+    const created = await readJson(await admin(one, "/keys", { method: "POST", body: JSON.stringify({ name: "budget", token_budget: 10, budget_period: "day" }) }));
+    const auth = { authorization: `Bearer ${created.key}` };
+    await eventually(async () => (await readJson(await admin(two, "/keys"))).keys.some((key: { id: string }) => key.id === created.id));
+    // 3 tokens a request (1 in, 2 out): four requests through one instance spend the 10 …
+    for (let index = 0; index < 4; index++) expect((await ask(one, "gemini-2.5-flash", auth)).status).toBe(200);
+    await Bun.sleep(500);
+    // … and the very first request through the other is refused.
+    expect((await ask(two, "gemini-2.5-flash", auth)).status).toBe(429);
+  });
 });

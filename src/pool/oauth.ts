@@ -15,6 +15,13 @@ export interface TokenSourceOptions {
   onWriteError?: (credential: Credential, error: Error) => void;
   /** Refreshed files are written back sealed when a key is set. */
   sealer?: Sealer;
+  /** Several instances (shared/tokens.ts): one refresh per login across all of them. */
+  coordinator?: RefreshCoordinator;
+}
+
+/** Runs a refresh so that only one instance asks Google; the others get its token. */
+export interface RefreshCoordinator {
+  refresh(credential: Credential, fetchToken: () => Promise<FreshToken>): Promise<FreshToken>;
 }
 
 export class TokenSource {
@@ -44,6 +51,20 @@ export class TokenSource {
   }
 
   private async refreshNow(credential: Credential): Promise<string> {
+    const token = this.options.coordinator
+      ? await this.options.coordinator.refresh(credential, () => this.fetchToken(credential))
+      : await this.fetchToken(credential);
+    const content = renderRefreshed(credential, token);
+    credential.accessToken = token.accessToken;
+    credential.expiresAt = token.expiresAt;
+    credential.raw = content;
+    // The new token is usable even if the file cannot be written; the next refresh tries again.
+    await saveCredentialFile(credential, content, this.options.sealer).catch((error: Error) => this.options.onWriteError?.(credential, error));
+    return token.accessToken;
+  }
+
+  /** One refresh_token grant at Google's token endpoint. */
+  private async fetchToken(credential: Credential): Promise<FreshToken> {
     const body = new URLSearchParams({
       refresh_token: credential.refreshToken,
       client_id: credential.clientId,
@@ -70,13 +91,6 @@ export class TokenSource {
     if (!response.ok || typeof payload?.access_token !== "string") throw parseTokenError(response.status, text);
     const { access_token, expires_in, refresh_token: _ignored, ...extra } = payload;
     const lifetimeSeconds = typeof expires_in === "number" ? expires_in : 3600;
-    const token: FreshToken = { accessToken: access_token as string, expiresAt: this.now() + lifetimeSeconds * 1000, extra };
-    const content = renderRefreshed(credential, token);
-    credential.accessToken = token.accessToken;
-    credential.expiresAt = token.expiresAt;
-    credential.raw = content;
-    // The new token is usable even if the file cannot be written; the next refresh tries again.
-    await saveCredentialFile(credential, content, this.options.sealer).catch((error: Error) => this.options.onWriteError?.(credential, error));
-    return token.accessToken;
+    return { accessToken: access_token as string, expiresAt: this.now() + lifetimeSeconds * 1000, extra };
   }
 }

@@ -158,6 +158,10 @@ export class KeyRing {
     this.byHash = new Map(rows.map((row) => [row.hash, { ...records.get(row.id)!, hash: row.hash }]));
   }
 
+  list(): KeyRecord[] {
+    return [...this.byHash.values()];
+  }
+
   /** The key a presented secret is, if it is one of ours. */
   find(candidate: string): KeyRecord | undefined {
     return candidate.startsWith("jk-") ? this.byHash.get(hashKey(candidate)) : undefined;

@@ -47,7 +47,16 @@ interface HourCounters {
   output: number;
 }
 
+/** One flush's worth of counts: per day × key × credential × model, and per hour. */
+export interface UsageBatch {
+  rows: { day: string; keyId: string; credential: string; model: string; requests: number; errors4xx: number; errors5xx: number; input: number; output: number; cached: number }[];
+  hours: [string, { requests: number; errors: number; input: number; output: number }][];
+}
+
 export class UsageRecorder {
+  /** Several instances (shared/usage.ts): each batch also goes to Redis. */
+  onFlush?: (batch: UsageBatch) => void;
+
   private pending = new Map<string, Counters>();
   private pendingHours = new Map<string, HourCounters>();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -63,6 +72,11 @@ export class UsageRecorder {
         SUM(CASE WHEN substr(day, 1, 7) = ? THEN input_tokens + output_tokens ELSE 0 END) AS month
       FROM usage GROUP BY key_id`).all(day, day.slice(0, 7)) as { key_id: string; total: number; today: number; month: number }[];
     for (const row of rows) this.spent.set(row.key_id, { day, dayTokens: row.today, month: day.slice(0, 7), monthTokens: row.month, total: row.total });
+  }
+
+  /** What every instance together spent with `keyId` (shared/usage.ts keeps it current). */
+  setSpent(keyId: string, spent: { day: string; dayTokens: number; month: string; monthTokens: number; total: number }): void {
+    this.spent.set(keyId, { ...spent });
   }
 
   /** Input + output tokens `keyId` spent in the current UTC day, month, or in total. */
@@ -148,7 +162,11 @@ export class UsageRecorder {
 
   /** Everything counted since the last flush, added to the database in one transaction. */
   flush(): void {
-    if (this.pending.size === 0 && this.lastUsed.size === 0 && this.pendingHours.size === 0) return;
+    if (this.pending.size === 0 && this.lastUsed.size === 0 && this.pendingHours.size === 0) {
+      // Nothing new here; the others may have spent (shared/usage.ts refreshes budgets on every tick).
+      this.onFlush?.({ rows: [], hours: [] });
+      return;
+    }
     const rows = [...this.pending.values()];
     const hours = [...this.pendingHours];
     const lastUsed = [...this.lastUsed];
@@ -169,6 +187,7 @@ export class UsageRecorder {
       for (const [hour, row] of hours) hourly.run(hour, row.requests, row.errors, row.input, row.output);
       for (const [id, at] of lastUsed) touch.run(at, id);
     })();
+    this.onFlush?.({ rows, hours });
   }
 }
 
@@ -204,4 +223,36 @@ export function hourlyUsage(db: Database, now: number, hours = 24): HourRow[] {
   const slots = Array.from({ length: hours }, (_, index) => new Date(last - (hours - 1 - index) * 3_600_000).toISOString().slice(0, 13));
   const found = new Map((db.query("SELECT hour, requests, errors, input_tokens, output_tokens FROM usage_hours WHERE hour >= ? AND hour <= ?").all(slots[0]!, slots.at(-1)!) as HourRow[]).map((row) => [row.hour, row]));
   return slots.map((hour) => found.get(hour) ?? { hour, requests: 0, errors: 0, input_tokens: 0, output_tokens: 0 });
+}
+
+/** Where reports come from: this instance's database, or Redis for all instances (shared/usage.ts). */
+export interface UsageSource {
+  report(from: string, to: string, groups: readonly UsageGroup[]): Promise<UsageRow[]>;
+  hourly(now: number, hours?: number): Promise<HourRow[]>;
+}
+
+export function localUsage(db: Database): UsageSource {
+  return {
+    report: async (from, to, groups) => usageReport(db, from, to, groups),
+    hourly: async (now, hours) => hourlyUsage(db, now, hours),
+  };
+}
+
+const METRICS = ["requests", "errors_4xx", "errors_5xx", "input_tokens", "output_tokens", "cached_tokens"] as const;
+
+/** Rows with all their group columns (day, key, credential, model) → grouped and summed like usageReport. */
+export function groupRows(rows: (UsageRow & { day: string; key: string; credential: string; model: string })[], groups: readonly UsageGroup[]): UsageRow[] {
+  const grouped = new Map<string, UsageRow>();
+  for (const row of rows) {
+    const id = groups.map((group) => row[group]).join("\u0000");
+    let target = grouped.get(id);
+    if (!target) {
+      target = { requests: 0, errors_4xx: 0, errors_5xx: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0 };
+      for (const group of groups) target[group] = row[group];
+      grouped.set(id, target);
+    }
+    for (const metric of METRICS) target[metric] += row[metric];
+  }
+  const result = [...grouped.values()].sort((a, b) => groups.map((group) => String(a[group]).localeCompare(String(b[group]))).find((order) => order !== 0) ?? 0);
+  return groups.length === 0 && result.length === 0 ? [{ requests: 0, errors_4xx: 0, errors_5xx: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0 }] : result;
 }

@@ -11,7 +11,7 @@ import { Elysia } from "elysia";
 import { GatewayError } from "../../hub.ts";
 import type { Pool } from "../../pool/pool.ts";
 import { BUDGET_PERIODS, createKey, listKeys, revokeKey, updateKey, type BudgetPeriod, type KeyChanges } from "../../store/keys.ts";
-import { USAGE_GROUPS, usageReport, type UsageGroup } from "../../store/usage.ts";
+import { localUsage, USAGE_GROUPS, type UsageGroup, type UsageSource } from "../../store/usage.ts";
 import { liveTail, maskSecrets, overview, publicKey } from "./admin-views.ts";
 import { passwordMatcher } from "../auth.ts";
 import { adminPageResponse } from "./admin-page.ts";
@@ -46,6 +46,8 @@ export interface AdminDeps {
   probeCredential?: (id: string) => Promise<void>;
   /** Adding Google accounts by logging in (pool/login.ts). */
   logins?: LoginService;
+  /** Where usage reports come from: this database, or Redis for every instance. */
+  usage?: UsageSource;
   /** Streamed answers being sent now (the overview). */
   openStreams?: () => number;
   version?: string;
@@ -119,6 +121,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     return new Response(deps.metrics?.() ?? "", { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
   });
 
+  const usage = deps.usage ?? localUsage(deps.db);
   const logins = () => {
     if (!deps.logins) throw new GatewayError({ status: 501, message: "Logging in is not available here." });
     return deps.logins;
@@ -256,10 +259,10 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       const state = pool.state(params.id);
       return { id: params.id, state: state.status, reason: state.disabled_reason ?? null };
     })
-    .get("/keys", ({ request }) => {
+    .get("/keys", async ({ request }) => {
       authenticate(request);
       // Each key with its usage totals (all time; /usage narrows by date).
-      const totals = new Map(usageReport(deps.db, "0000-01-01", "9999-12-31", ["key"]).map((row) => [row.key, row]));
+      const totals = new Map((await usage.report("0000-01-01", "9999-12-31", ["key"])).map((row) => [row.key, row]));
       return {
         keys: listKeys(deps.db).map((record) => {
           const row = totals.get(record.id);
@@ -330,7 +333,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       deps.onKeysChanged?.(params.id);
       return { id: params.id, revoked: true };
     })
-    .get("/usage", ({ query, request }) => {
+    .get("/usage", async ({ query, request }) => {
       authenticate(request);
       const today = new Date(deps.now()).toISOString().slice(0, 10);
       const from = query.from ?? `${today.slice(0, 8)}01`;
@@ -341,7 +344,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       const groups = (query.group_by ?? "day").split(",").map((group) => group.trim()).filter(Boolean);
       const unknown = groups.find((group) => !(USAGE_GROUPS as readonly string[]).includes(group));
       if (unknown) throw GatewayError.invalidRequest(`\`group_by\` takes ${USAGE_GROUPS.join(", ")}; not ${unknown}.`, "group_by");
-      return { from, to, group_by: groups, rows: usageReport(deps.db, from, to, groups as UsageGroup[]), totals: usageReport(deps.db, from, to, [])[0] };
+      return { from, to, group_by: groups, rows: await usage.report(from, to, groups as UsageGroup[]), totals: (await usage.report(from, to, []))[0] };
     })
     .get("/config", ({ request }) => {
       authenticate(request);
@@ -353,7 +356,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     })
     .get("/overview", ({ request }) => {
       authenticate(request);
-      return overview(deps);
+      return overview(deps, usage);
     })
     .get("/logs", ({ query, request }) => {
       authenticate(request);
