@@ -135,7 +135,7 @@ describe("what a newcomer sees", () => {
     const { config, warnings } = buildConfig(values);
     expect(warnings).toEqual([]);
     const defaults = buildConfig({}).config as Record<string, unknown>;
-    const examples = ["password", "admin_password", "metrics_token", "fallback_models", "gemini_api_keys", "default_model", "public_url", "encryption_key"];
+    const examples = ["password", "admin_password", "metrics_token", "fallback_models", "gemini_api_keys", "default_model", "public_url", "encryption_key", "redis_url"];
     for (const key of Object.keys(values).filter((name) => !examples.includes(name))) expect([key, (config as Record<string, unknown>)[key]]).toEqual([key, defaults[key]]);
   });
 });
