@@ -6,9 +6,8 @@ import { createApp, surfaceOf } from "./http/app.ts";
 import { Metrics } from "./metrics.ts";
 import { LogTail } from "./log-tail.ts";
 import { createLogger, registerSecrets, type Logger } from "./log.ts";
-import { addCredentialFile, apiKeyCredentials, CredentialWatcher, loadCredentials, moveCredentialAside, parseCredential, removedFiles, sealInPlace, type ApiKeyCredential, type Credential } from "./pool/credential.ts";
+import { apiKeyCredentials, CredentialWatcher, loadCredentials, removedFiles, sealInPlace, type Credential } from "./pool/credential.ts";
 import { join } from "node:path";
-import { GatewayError } from "./hub.ts";
 import { ApiKeyBackend, CodeAssistBackend, type Backend } from "./backends.ts";
 import { aliasResolver, createRouter, GEMINI_CLI_MODELS } from "./router.ts";
 import { listedModelNames } from "./models.ts";
@@ -21,7 +20,7 @@ import { Pool } from "./pool/pool.ts";
 import { isBlocked, type CredentialState } from "./pool/transitions.ts";
 import { StateStore } from "./pool/state.ts";
 import { openDatabase } from "./store/database.ts";
-import { addUpstreamKey, KeyRing, lockedUpstreamKeys, removeUpstreamKey, resealUpstreamKeys, upstreamKeys } from "./store/keys.ts";
+import { KeyRing, lockedUpstreamKeys, resealUpstreamKeys, upstreamKeys } from "./store/keys.ts";
 import { SealError, Sealer } from "./sealing.ts";
 import { localUsage, UsageRecorder } from "./store/usage.ts";
 import { CodeAssistUpstream } from "./upstreams/codeassist.ts";
@@ -33,6 +32,8 @@ import { CredentialSync } from "./shared/credentials.ts";
 import { KeySync } from "./shared/keys.ts";
 import { SharedTokens } from "./shared/tokens.ts";
 import { SharedUsage } from "./shared/usage.ts";
+import { RuntimeCredentialSync } from "./shared/runtime-credentials.ts";
+import { CredentialOperations } from "./operations.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -207,6 +208,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     log.info("credentials reloaded", { count: next.length, skipped: bad.length });
   }, sealer);
   await watcher.prime(credentials);
+  const operations = new CredentialOperations({ credentialsDir: config.credentials_dir, backends, oauthPool: pool, watcher, db, sealer, configuredKeys, log });
+  if (bus) {
+    operations.shared = new RuntimeCredentialSync(bus, {
+      writeFile: (name, content) => operations.applyFile(name, content),
+      removeFile: (name) => operations.applyFileRemoval(name),
+      addKey: (pool, sealed) => operations.applyKey(pool, sealed),
+      removeKey: (pool, fingerprint) => operations.applyKeyRemoval(pool, fingerprint),
+    });
+  }
   const logins = new LoginService({
     client: {
       authUrl: config.oauth_auth_url, tokenUrl: config.oauth_token_url, userinfoUrl: config.oauth_userinfo_url,
@@ -215,7 +225,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     codeAssist, credentialsDir: config.credentials_dir, sealer, now,
     // Google accepts any port on a loopback address for this client; public_url where another address is registered.
     redirectUri: () => `${config.public_url?.replace(/\/+$/, "") ?? `http://${splitBindAddress(config.bind_address).hostname === "::1" ? "[::1]" : "127.0.0.1"}:${server?.port}`}/oauth2/callback`,
-    onAdded: () => watcher.poll(),
+    onAdded: (file) => operations.fileWritten(file),
   });
   const app = createApp({
     executor, log, now,
@@ -234,65 +244,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       if (id) keySync?.changed(id);
     },
     throttle: keySync ? (key, at) => keySync.throttle(key, at) : undefined,
-    addCredentialFile: async (fileName, content) => {
-      const parsed = parseCredential(fileName, join(config.credentials_dir, fileName), JSON.stringify(content));
-      if (typeof parsed === "string") throw GatewayError.invalidRequest(`The credential file is not usable: ${parsed}.`, "credential");
-      if (pool.all().some((existing) => existing.fingerprint === parsed.fingerprint)) {
-        throw new GatewayError({ status: 409, code: "conflict", message: "This account is already in the pool (the same refresh token)." });
-      }
-      // Checked before it is saved: Google must accept the token, and the account must be able to use Code Assist.
-      const backend = backends.get("codeassist")!;
-      let info;
-      try {
-        info = await backend.probe(parsed);
-      } catch (error) {
-        throw GatewayError.invalidRequest(`Google refused this credential: ${(error as Error).message}`, "credential");
-      }
-      if (!(await addCredentialFile(config.credentials_dir, fileName, parsed.raw, sealer))) {
-        throw new GatewayError({ status: 409, code: "conflict", message: `${fileName} already exists in the credentials folder.` });
-      }
-      await watcher.poll();
-      return { id: fileName, ...info };
-    },
+    addCredentialFile: (fileName, content) => operations.addFile(fileName, content),
     probeCredential: async (id) => {
       for (const backend of backends.values()) {
         const member = backend.pool.all().find((candidate) => candidate.id === id);
         if (member) await probeCredential(backend, member, now);
       }
     },
-    addApiKey: async (poolName, apiKey) => {
-      const backend = backends.get(poolName);
-      if (!(backend instanceof ApiKeyBackend)) {
-        throw GatewayError.invalidRequest(poolName === "gemini_api"
-          ? "This gateway has no gemini_api pool yet: set gemini_api_keys (one is enough) and restart, then add more here."
-          : `No API-key pool named ${poolName}; the pools are ${[...backends.keys()].filter((name) => name !== "codeassist").join(", ") || "none"}.`, "pool");
-      }
-      const [member] = apiKeyCredentials(poolName === "gemini_api" ? "gemini-api" : poolName, [apiKey]);
-      const current = backend.pool.all();
-      if (current.some((existing) => existing.id === member!.id)) throw new GatewayError({ status: 409, code: "conflict", message: `This key is already in the ${poolName} pool.` });
-      try {
-        await backend.upstream.probe?.({ apiKey });
-      } catch (error) {
-        throw GatewayError.invalidRequest(`The upstream refused this key: ${(error as Error).message}`, "api_key");
-      }
-      registerSecrets([apiKey]);
-      addUpstreamKey(db, poolName, apiKey, sealer);
-      backend.pool.replaceCredentials([...current.filter((existing) => existing.apiKey !== ""), member!]);
-      return { id: member!.id, pool: poolName };
-    },
-    removeCredential: async (id) => {
-      for (const backend of backends.values()) {
-        if (!(backend instanceof ApiKeyBackend)) continue;
-        const member = backend.pool.all().find((candidate) => candidate.id === id);
-        if (!member) continue;
-        if ((configuredKeys.get(backend.name) ?? []).some((key) => key.trim() === member.apiKey)) throw GatewayError.invalidRequest(`${id} is an API key from the configuration; remove it there.`);
-        removeUpstreamKey(db, backend.name, member.apiKey);
-        backend.pool.replaceCredentials(backend.pool.all().filter((candidate) => candidate.id !== id));
-        return;
-      }
-      await moveCredentialAside(config.credentials_dir, id);
-      await watcher.poll();
-    },
+    addApiKey: (poolName, apiKey) => operations.addKey(poolName, apiKey),
+    removeCredential: (id) => operations.remove(id),
     metricsToken: config.metrics_token,
     logins,
     openStreams: () => metrics.openStreams,

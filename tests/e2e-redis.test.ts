@@ -177,3 +177,28 @@ describe("usage across instances", () => {
     expect((await ask(two, "gemini-2.5-flash", auth)).status).toBe(429);
   });
 });
+
+describe("credentials added at run time, across instances", () => {
+  test("an OAuth file uploaded to one instance serves from the other; removed on one, gone from both", async () => {
+    const one = await instance([]);
+    const two = await instance([]);
+    const spare = makeWorkspace();
+    addReadyAccount(mock, spare, "late");
+    const content = JSON.parse(await Bun.file(`${spare.credentialsDir}/late.json`).text());
+    expect((await admin(one, "/credentials", { method: "POST", body: JSON.stringify({ file_name: "late.json", credential: content }) })).status).toBe(201);
+    await eventually(async () => (await ask(two, "gemini-2.5-flash")).status === 200, 3_000);
+    expect(mock.generateCalls().at(-1)!.account).toBe("late");
+    expect((await admin(one, "/credentials/late.json", { method: "DELETE", body: "{}" })).status).toBe(200);
+    await eventually(async () => (await readJson(await admin(two, "/credentials"))).credentials.length === 0, 3_000);
+  });
+
+  test("an upstream API key added on one joins the other's pool", async () => {
+    mock.addApiKey("AIza-configured", "keys");
+    mock.addApiKey("AIza-added-later", "keys");
+    const overrides = { gemini_api_keys: ["AIza-configured"], gemini_api_endpoint: mock.url };
+    const one = await instance([], overrides);
+    const two = await instance([], overrides);
+    expect((await admin(one, "/credentials", { method: "POST", body: JSON.stringify({ pool: "gemini_api", api_key: "AIza-added-later" }) })).status).toBe(201);
+    await eventually(async () => (await readJson(await admin(two, "/credentials"))).credentials.filter((entry: { pool: string }) => entry.pool === "gemini_api").length === 2);
+  });
+});

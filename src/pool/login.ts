@@ -263,7 +263,7 @@ export interface LoginServiceDeps extends CompleteLoginDeps {
   /** Where Google sends the browser back: this gateway's /oauth2/callback. */
   redirectUri: () => string;
   /** After a credential file was written: the pool picks it up now rather than at the next poll. */
-  onAdded: () => Promise<void>;
+  onAdded: (file: string) => Promise<void>;
   now: () => number;
 }
 
@@ -289,7 +289,7 @@ export class LoginService {
       const refusal = callbackError(input);
       if (refusal) throw refusal;
       const account = await completeLogin(this.deps, pending, input.code!);
-      await this.deps.onAdded();
+      await this.deps.onAdded(account.file);
       outcome = { status: "done", account };
     } catch (error) {
       outcome = loginFailure(error);
