@@ -34,6 +34,9 @@ import { SharedTokens } from "./shared/tokens.ts";
 import { SharedUsage } from "./shared/usage.ts";
 import { RuntimeCredentialSync } from "./shared/runtime-credentials.ts";
 import { CredentialOperations } from "./operations.ts";
+import { shareAdminSessions } from "./shared/sessions.ts";
+import { sharedResponses } from "./shared/responses.ts";
+import { AdminAuth } from "./http/routes/admin.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -227,7 +230,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     redirectUri: () => `${config.public_url?.replace(/\/+$/, "") ?? `http://${splitBindAddress(config.bind_address).hostname === "::1" ? "[::1]" : "127.0.0.1"}:${server?.port}`}/oauth2/callback`,
     onAdded: (file) => operations.fileWritten(file),
   });
+  const adminOpen = !config.admin_password && isLoopback(splitBindAddress(config.bind_address).hostname);
+  const adminAuth = new AdminAuth({ adminPassword: config.admin_password, adminOpen, now });
+  if (bus) shareAdminSessions(bus, adminAuth, now);
+  const responses = new ResponseStore(config.responses_ttl_ms, now);
+  if (bus) responses.shared = sharedResponses(bus);
   const app = createApp({
+    adminAuth,
     executor, log, now,
     pools: [...backends.values()].map((backend) => ({ name: backend.name, pool: backend.pool })),
     passwords: passwords(config),
@@ -235,7 +244,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     spentTokens: (keyId, period) => usage.spentBy(keyId, period, now()),
     db,
     adminPassword: config.admin_password,
-    adminOpen: !config.admin_password && isLoopback(splitBindAddress(config.bind_address).hostname),
+    adminOpen,
     config: config as unknown as Record<string, unknown>,
     clientAddress: (request) => server?.requestIP(request)?.address ?? "unknown",
     usage: usageSource,
@@ -264,7 +273,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     bodyReadTimeoutMs: options.bodyReadTimeoutMs,
     listedModels: () => routableModels(config),
     resolveModel: aliasResolver(config.model_aliases),
-    responses: new ResponseStore(config.responses_ttl_ms, now),
+    responses,
     maxBodyBytes: config.max_body_bytes,
     keepaliveMs: config.keepalive_ms,
     fakeStreamKeepaliveMs: config.fake_stream_keepalive_ms,

@@ -202,3 +202,26 @@ describe("credentials added at run time, across instances", () => {
     await eventually(async () => (await readJson(await admin(two, "/credentials"))).credentials.filter((entry: { pool: string }) => entry.pool === "gemini_api").length === 2);
   });
 });
+
+describe("sessions and conversations across instances", () => {
+  test("an admin login on one instance is a login on the other; a logout ends it on both", async () => {
+    const one = await instance(["a"]);
+    const two = await instance(["a"]);
+    const login = await fetch(`${one.url}/admin/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ password: ADMIN }) });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    await eventually(async () => (await fetch(`${two.url}/admin/api/keys`, { headers: { cookie } })).status === 200);
+    await fetch(`${two.url}/admin/api/logout`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: "{}" });
+    await eventually(async () => (await fetch(`${one.url}/admin/api/keys`, { headers: { cookie } })).status === 401);
+  });
+
+  test("a Responses conversation continues on the other instance (previous_response_id, GET)", async () => {
+    const one = await instance(["a"]);
+    const two = await instance(["a"]);
+    const post = (gateway: Running, body: object) => fetch(`${gateway.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const first = await readJson(await post(one, { model: "gemini-2.5-flash", input: "first question" }));
+    await eventually(async () => (await fetch(`${two.url}/v1/responses/${first.id}`)).status === 200);
+    const second = await post(two, { model: "gemini-2.5-flash", previous_response_id: first.id, input: "follow-up" });
+    expect(second.status).toBe(200);
+    expect(mock.generateCalls().at(-1)!.body.request.contents.map((content: { parts: { text: string }[] }) => content.parts[0]!.text)).toEqual(["first question", "Echo: first question", "follow-up"]);
+  });
+});

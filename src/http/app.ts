@@ -33,6 +33,8 @@ export interface AppDeps extends OpenAIRouteDeps, HealthDeps, Partial<Omit<Admin
   version: string;
   log: Logger;
   now: () => number;
+  /** The admin surface's authentication, when the caller shares its sessions (Redis). */
+  adminAuth?: AdminAuth;
   /** A key's rpm window (shared across instances when Redis is configured). */
   throttle?: GateOptions["throttle"];
   /** Responses kept for previous_response_id (none: POST /v1/responses is 404). */
@@ -45,7 +47,7 @@ export const MAX_JSON_DEPTH = 128;
 
 export function createApp(deps: AppDeps): { fetch: (request: Request) => Promise<Response> } {
   const limits = { maxBytes: deps.maxBodyBytes, timeoutMs: deps.bodyReadTimeoutMs ?? BODY_READ_TIMEOUT_MS };
-  const adminAuth = new AdminAuth({ adminPassword: deps.adminPassword, adminOpen: deps.adminOpen ?? false, now: deps.now });
+  const adminAuth = deps.adminAuth ?? new AdminAuth({ adminPassword: deps.adminPassword, adminOpen: deps.adminOpen ?? false, now: deps.now });
   const health = { ...deps, adminPage: adminAuth.enabled && deps.db !== undefined, ...(deps.adminPassword ? { isAdmin: (request: Request) => adminAuth.check(request) !== undefined } : {}) };
   const app = new Elysia({ name: "jellycli" })
     .error({ GatewayError })

@@ -18,7 +18,16 @@ interface Entry extends StoredResponse {
   bytes: number;
 }
 
+/** Several instances (shared/responses.ts): answers kept in Redis too, so any instance finds them. */
+export interface SharedResponses {
+  put(id: string, stored: StoredResponse, ttlMs: number): void;
+  get(id: string): Promise<StoredResponse | undefined>;
+  delete(id: string): Promise<boolean>;
+}
+
 export class ResponseStore {
+  shared: SharedResponses | undefined;
+
   private readonly entries = new Map<string, Entry>();
   private readonly itemsById = new Map<string, { item: Item; response: string }>();
   private bytes = 0;
@@ -26,7 +35,8 @@ export class ResponseStore {
   constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
 
   put(id: string, stored: StoredResponse): void {
-    this.delete(id);
+    this.shared?.put(id, stored, this.ttlMs);
+    this.forget(id);
     const bytes = JSON.stringify(stored).length;
     if (bytes > MAX_BYTES) return;
     this.entries.set(id, { ...stored, bytes, expiresAt: this.now() + this.ttlMs });
@@ -34,15 +44,20 @@ export class ResponseStore {
     for (const item of stored.items) if (typeof item.id === "string") this.itemsById.set(item.id, { item, response: id });
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= MAX_ENTRIES && this.bytes <= MAX_BYTES && entry.expiresAt > this.now()) break;
-      this.delete(oldest);
+      this.forget(oldest);
     }
   }
 
-  get(id: string): StoredResponse | undefined {
+  /** Kept here, or (with Redis) by any instance. */
+  async get(id: string): Promise<StoredResponse | undefined> {
+    return this.local(id) ?? (await this.shared?.get(id));
+  }
+
+  private local(id: string): StoredResponse | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.now()) {
-      this.delete(id);
+      this.forget(id);
       return undefined;
     }
     return entry;
@@ -50,10 +65,16 @@ export class ResponseStore {
 
   item(id: string): Item | undefined {
     const found = this.itemsById.get(id);
-    return found && this.get(found.response) ? found.item : undefined;
+    return found && this.local(found.response) ? found.item : undefined;
   }
 
-  delete(id: string): boolean {
+  async delete(id: string): Promise<boolean> {
+    const here = this.forget(id);
+    const there = (await this.shared?.delete(id)) ?? false;
+    return here || there;
+  }
+
+  private forget(id: string): boolean {
     const entry = this.entries.get(id);
     if (!entry) return false;
     this.entries.delete(id);

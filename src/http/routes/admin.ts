@@ -63,7 +63,10 @@ const LOCKOUT_FAILURES = 5;
 
 /** The admin surface's authentication, shared by its routes and by /health's details. */
 export class AdminAuth {
+  /** Session ids by their SHA-256 (never the cookie itself), with their expiry. */
   readonly sessions = new Map<string, number>();
+  /** Several instances (shared/sessions.ts): told each session opened or closed here. */
+  onSession?: (hash: string, expiresAt: number | null) => void;
   readonly matches: (candidate: string | undefined) => boolean;
   readonly enabled: boolean;
 
@@ -79,19 +82,31 @@ export class AdminAuth {
     const bearer = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
     if (bearer && this.matches(bearer)) return "bearer";
     const session = cookieOf(request, COOKIE);
-    const expires = session ? this.sessions.get(session) : undefined;
+    const expires = session ? this.sessions.get(sessionHash(session)) : undefined;
     return session && expires !== undefined && expires > this.deps.now() ? "cookie" : undefined;
   }
 
   /** Who the administrator is, for what must stay theirs (a login they started): the session, or the bearer / open surface. */
   principal(request: Request): string | undefined {
     const how = this.check(request);
-    return how === "cookie" ? `session:${cookieOf(request, COOKIE)}` : how;
+    return how === "cookie" ? `session:${sessionHash(cookieOf(request, COOKIE)!)}` : how;
+  }
+
+  open(session: string, expiresAt: number): void {
+    const hash = sessionHash(session);
+    this.sessions.set(hash, expiresAt);
+    this.onSession?.(hash, expiresAt);
+  }
+
+  close(session: string): void {
+    const hash = sessionHash(session);
+    this.sessions.delete(hash);
+    this.onSession?.(hash, null);
   }
 }
 
 export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(deps)) {
-  const { sessions, matches, enabled } = auth;
+  const { matches, enabled } = auth;
   const failures = new Map<string, number[]>();
 
   /** Who is asking — or the refusal (404 where the surface does not exist, else 401). */
@@ -182,7 +197,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       }
       failures.delete(address);
       const session = randomBytes(32).toString("base64url");
-      sessions.set(session, now + SESSION_MS);
+      auth.open(session, now + SESSION_MS);
       set.headers["set-cookie"] = `${COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`;
       return { ok: true, expires_at: new Date(now + SESSION_MS).toISOString() };
     })
@@ -193,7 +208,7 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
     })
     .post("/logout", ({ request, set }) => {
       const session = cookieOf(request, COOKIE);
-      if (session) sessions.delete(session);
+      if (session) auth.close(session);
       set.headers["set-cookie"] = `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
       return { ok: true };
     })
@@ -369,6 +384,8 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       return streamResponse(liveTail(deps.tail, request.signal), sseFraming<TailEntry>(toOpenAIErrorBody), { keepaliveMs: 15_000, primeKeepalive: true });
     }));
 }
+
+const sessionHash = (session: string) => new Bun.CryptoHasher("sha256").update(session).digest("hex");
 
 function cookieOf(request: Request, name: string): string | undefined {
   for (const part of (request.headers.get("cookie") ?? "").split(";")) {

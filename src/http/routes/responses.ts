@@ -44,7 +44,7 @@ export function responsesHandler(deps: ResponsesRouteDeps): (body: unknown, requ
     const trace = traceOf(request);
     let prior: Item[] = [];
     if (body.previous_response_id) {
-      const stored = deps.responses.get(body.previous_response_id);
+      const stored = await deps.responses.get(body.previous_response_id);
       if (!stored) {
         throw new GatewayError({ status: 400, code: "previous_response_not_found", param: "previous_response_id", message: `Previous response with id '${body.previous_response_id}' not found (responses are kept for responses_ttl_s, in this process).` });
       }
@@ -95,13 +95,13 @@ export function responsesHandler(deps: ResponsesRouteDeps): (body: unknown, requ
 export function responsesRoutes(deps: Pick<ResponsesRouteDeps, "responses">) {
   const notFound = (id: string) => new GatewayError({ status: 404, code: "not_found", param: "response_id", message: `Response with id '${id}' not found.` });
   return new Elysia({ name: "routes.responses" })
-    .get("/v1/responses/:id", ({ params }) => {
-      const stored = deps.responses.get(params.id);
+    .get("/v1/responses/:id", async ({ params }) => {
+      const stored = await deps.responses.get(params.id);
       if (!stored) throw notFound(params.id);
       return stored.response;
     })
-    .delete("/v1/responses/:id", ({ params }) => {
-      if (!deps.responses.delete(params.id)) throw notFound(params.id);
+    .delete("/v1/responses/:id", async ({ params }) => {
+      if (!(await deps.responses.delete(params.id))) throw notFound(params.id);
       return { id: params.id, object: "response", deleted: true };
     });
 }
