@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // The command line: parse argv, load the config, start the gateway, stop it cleanly on signals.
 // The only module that reads process.env / argv or installs signal handlers.
-import { checkSafety, ConfigError, describeKeys, loadConfig, type Config } from "./config.ts";
+import { checkSafety, ConfigError, describeKeys, loadConfig, splitBindAddress, type Config } from "./config.ts";
 import { probeCredential } from "./health-check.ts";
 import { createGateway, sealerFor } from "./gateway.ts";
 import { publishKeyChange } from "./shared/keys.ts";
@@ -30,6 +30,8 @@ Usage:
                                                       credential is written to credentials_dir (nothing is
                                                       written if Google refuses the account); --no-browser
                                                       for servers: paste the code Google shows
+  jellycli healthcheck                                exit 0 when the gateway on bind_address answers /health
+                                                      (the container image's HEALTHCHECK; no curl needed)
   jellycli generate-key                               print a new encryption_key
   jellycli decrypt FILE                               print an encrypted credential file in plaintext
   jellycli rekey [--from OLD] --to NEW                re-encrypt every credential file and stored API key
@@ -49,7 +51,7 @@ environment variables, then flags. config.example.toml lists them all.
 Config keys:
 `;
 
-const COMMANDS = ["serve", "check", "keys", "usage", "login", "generate-key", "decrypt", "rekey"] as const;
+const COMMANDS = ["serve", "check", "keys", "usage", "login", "generate-key", "decrypt", "rekey", "healthcheck"] as const;
 
 interface Arguments {
   command: (typeof COMMANDS)[number] | "version" | "help";
@@ -128,6 +130,14 @@ async function main(): Promise<number> {
     return 0;
   }
   if (args.command === "rekey") return rekeyCommand(config, args.options ?? {});
+  if (args.command === "healthcheck") {
+    const { hostname, port } = splitBindAddress(config.bind_address);
+    // A gateway bound to every address answers on loopback too.
+    const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname.includes(":") ? `[${hostname}]` : hostname;
+    const ok = await fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(4_000) }).then((response) => response.ok, () => false);
+    if (!ok) console.error(`jellycli: no healthy gateway at ${host}:${port}`);
+    return ok ? 0 : 1;
+  }
   if (args.command === "login") {
     const timeoutS = Number(args.options?.timeout ?? 300);
     if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new ConfigError("--timeout must be a number of seconds");
