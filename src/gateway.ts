@@ -36,6 +36,7 @@ import { RuntimeCredentialSync } from "./shared/runtime-credentials.ts";
 import { CredentialOperations } from "./operations.ts";
 import { shareAdminSessions } from "./shared/sessions.ts";
 import { sharedResponses } from "./shared/responses.ts";
+import { sharedLogins } from "./shared/logins.ts";
 import { AdminAuth } from "./http/routes/admin.ts";
 
 export interface GatewayOptions {
@@ -230,6 +231,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     redirectUri: () => `${config.public_url?.replace(/\/+$/, "") ?? `http://${splitBindAddress(config.bind_address).hostname === "::1" ? "[::1]" : "127.0.0.1"}:${server?.port}`}/oauth2/callback`,
     onAdded: (file) => operations.fileWritten(file),
   });
+  if (bus) logins.shared = sharedLogins(bus, sealer, now);
   const adminOpen = !config.admin_password && isLoopback(splitBindAddress(config.bind_address).hostname);
   const adminAuth = new AdminAuth({ adminPassword: config.admin_password, adminOpen, now });
   if (bus) shareAdminSessions(bus, adminAuth, now);

@@ -214,6 +214,21 @@ describe("sessions and conversations across instances", () => {
     await eventually(async () => (await fetch(`${one.url}/admin/api/keys`, { headers: { cookie } })).status === 401);
   });
 
+  test("a Google login started on one instance finishes through the other (the balancer picked it); single-use on both", async () => {
+    const one = await instance([]);
+    const two = await instance([]);
+    mock.addAccount({ name: "lee", refreshToken: "1//refresh-lee", project: "project-lee" });
+    mock.consent = { account: "lee" };
+    const started = await readJson(await admin(one, "/oauth/start", { method: "POST", body: "{}" }));
+    const landed = new URL((await fetch(started.auth_url, { redirect: "manual" })).headers.get("location")!);
+    // The browser comes back through the balancer, to the other instance.
+    const page = await fetch(`${two.url}${landed.pathname}${landed.search}`);
+    expect(page.status).toBe(200);
+    expect((await readJson(await admin(one, `/oauth/status?state=${started.state}`))).status).toBe("done");
+    await eventually(async () => (await readJson(await admin(one, "/credentials"))).credentials.some((entry: { id: string }) => entry.id === "lee@example.com.json"));
+    expect((await fetch(`${one.url}${landed.pathname}${landed.search}`)).status).toBe(400);
+  });
+
   test("a Responses conversation continues on the other instance (previous_response_id, GET)", async () => {
     const one = await instance(["a"]);
     const two = await instance(["a"]);

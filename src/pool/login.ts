@@ -176,7 +176,7 @@ export type LoginStatus =
   | { status: "done"; account: LoginResult }
   | { status: "error"; error: string; help_url?: string };
 
-interface LoginEntry {
+export interface LoginEntry {
   pending: PendingLogin;
   /** Who started it (an admin session); only they may ask about it or finish it by paste. */
   owner: string;
@@ -193,10 +193,21 @@ export class LoginStates {
 
   constructor(private readonly now: () => number = Date.now, private readonly ttlMs = 10 * 60_000, private readonly maxPending = 100) {}
 
-  add(pending: PendingLogin, owner: string): void {
+  add(pending: PendingLogin, owner: string): LoginEntry {
     this.prune();
     if (this.entries.size >= this.maxPending) throw new GatewayError({ status: 429, code: "too_many_logins", message: "Too many logins in progress; finish or wait for one to expire (10 minutes)." });
-    this.entries.set(pending.state, { pending, owner, expiresAt: this.now() + this.ttlMs, outcome: { status: "pending" } });
+    const entry: LoginEntry = { pending, owner, expiresAt: this.now() + this.ttlMs, outcome: { status: "pending" } };
+    this.entries.set(pending.state, entry);
+    return entry;
+  }
+
+  /** A login another instance started (or finished), as it told us. */
+  adopt(state: string, entry: LoginEntry): void {
+    if (entry.expiresAt > this.now()) this.entries.set(state, entry);
+  }
+
+  entry(state: string): LoginEntry | undefined {
+    return this.live(state);
   }
 
   /** The login a callback finishes, taken once; `owner` also checks who asks (a pasted address). */
@@ -268,8 +279,17 @@ export interface LoginServiceDeps extends CompleteLoginDeps {
 }
 
 /** Logins started from the admin API: begin, finish through the callback or a pasted address, status. */
+/** Several instances (shared/logins.ts): a login started on one may come back to another. */
+export interface SharedLogins {
+  put(state: string, entry: LoginEntry): void;
+  get(state: string): Promise<LoginEntry | undefined>;
+  /** True for exactly one caller across all instances. */
+  claim(state: string): Promise<boolean>;
+}
+
 export class LoginService {
   private readonly states: LoginStates;
+  shared: SharedLogins | undefined;
 
   constructor(private readonly deps: LoginServiceDeps) {
     this.states = new LoginStates(deps.now);
@@ -277,13 +297,22 @@ export class LoginService {
 
   start(owner: string): { auth_url: string; state: string } {
     const pending = beginLogin(this.deps.client, this.deps.redirectUri());
-    this.states.add(pending, owner);
+    this.shared?.put(pending.state, this.states.add(pending, owner));
     return { auth_url: pending.url, state: pending.state };
+  }
+
+  /** What this instance knows of `state`, else what another one said. */
+  private async known(state: string | undefined): Promise<void> {
+    if (!state || !this.shared || this.states.entry(state)) return;
+    const entry = await this.shared.get(state);
+    if (entry) this.states.adopt(state, entry);
   }
 
   /** Throws (400) for an unknown, reused, expired or — with `owner` — someone else's state; else the outcome. */
   async finish(input: CallbackInput, owner?: string): Promise<LoginStatus> {
+    await this.known(input.state);
     const pending = this.states.claim(input.state, owner);
+    if (this.shared && !(await this.shared.claim(pending.state))) throw GatewayError.invalidRequest("This login was already used: start the login again.", "state");
     let outcome: LoginStatus;
     try {
       const refusal = callbackError(input);
@@ -295,10 +324,17 @@ export class LoginService {
       outcome = loginFailure(error);
     }
     this.states.finish(pending.state, outcome);
+    const entry = this.states.entry(pending.state);
+    if (entry) this.shared?.put(pending.state, entry);
     return outcome;
   }
 
-  status(state: string, owner: string): LoginStatus {
+  async status(state: string, owner: string): Promise<LoginStatus> {
+    // Another instance may have finished it: its word is newer than ours.
+    if (this.shared) {
+      const theirs = await this.shared.get(state);
+      if (theirs) this.states.adopt(state, theirs);
+    }
     const status = this.states.status(state, owner);
     if (!status) throw GatewayError.invalidRequest("Unknown or expired login state.", "state");
     return status;

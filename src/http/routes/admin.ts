@@ -178,9 +178,9 @@ export function adminRoutes(deps: AdminDeps, auth: AdminAuth = new AdminAuth(dep
       if (!input.state) throw GatewayError.invalidRequest("The address has no state: paste the whole address the browser ended on.", "callback_url");
       return publicStatus(await logins().finish(input, owner(request)));
     })
-    .get("/oauth/status", ({ query, request }) => {
+    .get("/oauth/status", async ({ query, request }) => {
       authenticate(request);
-      return publicStatus(logins().status(String(query.state ?? ""), owner(request)));
+      return publicStatus(await logins().status(String(query.state ?? ""), owner(request)));
     })
     .post("/login", ({ body, request, set }) => {
       if (!enabled) authenticate(request);
