@@ -297,7 +297,8 @@ export class LoginService {
 
   start(owner: string): { auth_url: string; state: string } {
     const pending = beginLogin(this.deps.client, this.deps.redirectUri());
-    this.shared?.put(pending.state, this.states.add(pending, owner));
+    const entry = this.states.add(pending, owner);
+    this.shared?.put(pending.state, entry);
     return { auth_url: pending.url, state: pending.state };
   }
 
