@@ -1,6 +1,6 @@
 // The Anthropic surface: POST /v1/messages (streamed and not) and /v1/messages/count_tokens, for
 // Claude Code and the Anthropic SDKs. Served by app.ts's fast path, like chat completions.
-import { randomBytes } from "node:crypto";
+import { randomBase62 } from "../ids.ts";
 import type { Executor } from "../../executor.ts";
 import { anthropicRequestToHub } from "../../formats/anthropic/request.ts";
 import { hubResponseToAnthropic } from "../../formats/anthropic/response.ts";
@@ -26,8 +26,6 @@ export interface AnthropicRouteDeps {
   log: Logger;
 }
 
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const randomBase62 = (length: number) => Array.from(randomBytes(length), (byte) => BASE62[byte % 62]).join("");
 
 /** POST /v1/messages and /v1/messages/count_tokens (`?beta=true` changes nothing). */
 export function messagesHandler(deps: AnthropicRouteDeps): (path: string, body: unknown, request: Request) => Promise<Response> {

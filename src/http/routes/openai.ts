@@ -1,5 +1,6 @@
 // The OpenAI surface: /v1/chat/completions (streamed, non-streamed, fake-streamed) and /v1/models.
 import { randomBytes } from "node:crypto";
+import { randomBase62 } from "../ids.ts";
 import { Elysia } from "elysia";
 import type { Executor, Served } from "../../executor.ts";
 import { openAIRequestToHub } from "../../formats/openai/request.ts";
@@ -36,7 +37,6 @@ export interface OpenAIRouteDeps {
   resolveModel?: (name: string) => string;
 }
 
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /** POST /v1/chat/completions, served by app.ts's fast path (no router in between). */
 export function chatCompletionsHandler(deps: OpenAIRouteDeps): (body: unknown, request: Request) => Promise<Response> {
@@ -125,8 +125,4 @@ async function* rememberSignatures(chunks: AsyncIterable<ChatCompletionChunk>, s
     for (const choice of chunk.choices) signatures.rememberFrom(choice.delta.tool_calls);
     yield chunk;
   }
-}
-
-function randomBase62(length: number): string {
-  return Array.from(randomBytes(length), (byte) => BASE62[byte % 62]).join("");
 }

@@ -3,6 +3,7 @@
 // upstream serves, whose chat answers the executor translates — so the output is Responses-shaped
 // whoever answered. Conversation state for previous_response_id lives in a ResponseStore.
 import { randomBytes } from "node:crypto";
+import { randomBase62 } from "../ids.ts";
 import { Elysia } from "elysia";
 import type { Executor } from "../../executor.ts";
 import { openAIRequestToHub } from "../../formats/openai/request.ts";
@@ -31,8 +32,6 @@ export interface ResponsesRouteDeps {
   now: () => number;
 }
 
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const randomBase62 = (length: number) => Array.from(randomBytes(length), (byte) => BASE62[byte % 62]).join("");
 
 /** Errors inside a Responses stream: OpenAI's `error` event. */
 const streamError = (error: GatewayError) => ({ type: "error", code: error.code ?? (error.status === 429 ? "rate_limit_exceeded" : "server_error"), message: error.message, param: error.param });
