@@ -149,6 +149,24 @@ describe("openai SDK: responses", () => {
     expect(response.output[0]).toMatchObject({ type: "custom_tool_call", name: "apply_patch", input: "*** Begin Patch\n*** End Patch" });
   });
 
+  test("a stored answer belongs to the client key that made it: another key cannot read, continue or delete it", async () => {
+    const workspace = makeWorkspace();
+    addReadyAccount(mock, workspace, "keyed");
+    const keyed = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0 }));
+    try {
+      const key = async (name: string) => (await readJson(await fetch(`${keyed.url}/admin/api/keys`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) }))).key as string;
+      const alice = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: await key("alice"), maxRetries: 0 });
+      const bob = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: await key("bob"), maxRetries: 0 });
+      const mine = await alice.responses.create({ model: "gemini-2.5-flash", input: "private" });
+      expect((await bob.responses.retrieve(mine.id).catch((error) => error)).status).toBe(404);
+      expect((await bob.responses.create({ model: "gemini-2.5-flash", input: "x", previous_response_id: mine.id }).catch((error) => error)).code).toBe("previous_response_not_found");
+      expect((await bob.responses.delete(mine.id).catch((error) => error)).status).toBe(404);
+      expect((await alice.responses.retrieve(mine.id)).id).toBe(mine.id);
+    } finally {
+      await keyed.stop();
+    }
+  });
+
   test("bad input in OpenAI's error shape", async () => {
     const error = await client.responses.create({ model: "gemini-2.5-flash", input: [{ type: "bogus_item" }] as never }).catch((caught) => caught);
     expect(error.status).toBe(400);

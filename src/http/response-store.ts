@@ -8,6 +8,8 @@ const MAX_ENTRIES = 2_000;
 const MAX_BYTES = 64 * 1024 * 1024;
 
 export interface StoredResponse {
+  /** Who made it: a client key's id, or "" for the password / an open gateway. Only they may read it. */
+  owner: string;
   response: Json;
   /** The whole conversation up to and including this response's output, in item form. */
   items: Item[];

@@ -16,6 +16,7 @@ import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
 import { observerFor, recordServed, recordUsage, streamEnded, traceOf } from "../../request-log.ts";
 import { fallbackHeader } from "../fallback-header.ts";
+import { keyOf } from "../gate.ts";
 import type { ResponseStore } from "../response-store.ts";
 import { namedEventFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
@@ -42,9 +43,11 @@ export function responsesHandler(deps: ResponsesRouteDeps): (body: unknown, requ
     const body = checkBody(raw);
     const trace = traceOf(request);
     let prior: Item[] = [];
+    const owner = keyOf(request)?.id ?? "";
     if (body.previous_response_id) {
       const stored = await deps.responses.get(body.previous_response_id);
-      if (!stored) {
+      // Another client key's answer is as unknown as one that never was.
+      if (!stored || stored.owner !== owner) {
         throw new GatewayError({ status: 400, code: "previous_response_not_found", param: "previous_response_id", message: `Previous response with id '${body.previous_response_id}' not found (responses are kept for responses_ttl_s, in this process).` });
       }
       prior = stored.items;
@@ -68,7 +71,7 @@ export function responsesHandler(deps: ResponsesRouteDeps): (body: unknown, requ
     };
     const keep = (response: Json) => {
       if (body.store === false) return;
-      deps.responses.put(String(response.id), { response, items: [...prior, ...conversion.inputItems, ...(response.output as Item[])] });
+      deps.responses.put(String(response.id), { owner, response, items: [...prior, ...conversion.inputItems, ...(response.output as Item[])] });
     };
     const input = { model: body.model, request: hub, signal: request.signal, observe: observerFor(trace) };
     const callId = () => context.makeId("call");
@@ -94,13 +97,14 @@ export function responsesHandler(deps: ResponsesRouteDeps): (body: unknown, requ
 export function responsesRoutes(deps: Pick<ResponsesRouteDeps, "responses">) {
   const notFound = (id: string) => new GatewayError({ status: 404, code: "not_found", param: "response_id", message: `Response with id '${id}' not found.` });
   return new Elysia({ name: "routes.responses" })
-    .get("/v1/responses/:id", async ({ params }) => {
+    .get("/v1/responses/:id", async ({ params, request }) => {
       const stored = await deps.responses.get(params.id);
-      if (!stored) throw notFound(params.id);
+      if (!stored || stored.owner !== (keyOf(request)?.id ?? "")) throw notFound(params.id);
       return stored.response;
     })
-    .delete("/v1/responses/:id", async ({ params }) => {
-      if (!(await deps.responses.delete(params.id))) throw notFound(params.id);
+    .delete("/v1/responses/:id", async ({ params, request }) => {
+      const stored = await deps.responses.get(params.id);
+      if (!stored || stored.owner !== (keyOf(request)?.id ?? "") || !(await deps.responses.delete(params.id))) throw notFound(params.id);
       return { id: params.id, object: "response", deleted: true };
     });
 }
