@@ -108,6 +108,22 @@ describe("credential state across instances", () => {
   }, 20_000);
 });
 
+describe("the shared view", () => {
+  test("`jellycli check` beside a Redis-backed deployment shows what the instances decided", async () => {
+    const one = await instance(["a", "b"]);
+    await admin(one, "/credentials/b.json", { method: "PATCH", body: JSON.stringify({ disabled: true }) });
+    const workspace = makeWorkspace();
+    for (const name of ["a", "b"]) addReadyAccount(mock, workspace, name);
+    const { processEnv } = await import("./helpers.ts");
+    const check = Bun.spawn([process.execPath, `${import.meta.dir}/../src/main.ts`, "check"], {
+      cwd: workspace.dir, env: { PATH: process.env.PATH ?? "", ...processEnv(mock, workspace), JELLYCLI_REDIS_URL: redis.url }, stdout: "pipe", stderr: "pipe",
+    });
+    const [, out] = await Promise.all([check.exited, new Response(check.stdout).text()]);
+    expect(out).toMatch(/^b\.json .*disabled .*disabled by the operator/m);
+    expect(out).toMatch(/^a\.json .*active/m);
+  });
+});
+
 describe("client keys across instances", () => {
   test("a key made on one works on the other; revoked on one, refused by the other within 2 s", async () => {
     const one = await instance(["a"]);
