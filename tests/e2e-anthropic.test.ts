@@ -162,6 +162,26 @@ describe("messages", () => {
     expect(final.content[0]).toMatchObject({ type: "thinking", thinking: "Hmm", signature: "sig-think-2" });
   });
 
+  test("an image given by URL is fetched and sent inline, with the same guards as for OpenAI clients", async () => {
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+    const images = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(png, { headers: { "content-type": "image/png" } }) });
+    const workspace = makeWorkspace();
+    addReadyAccount(mock, workspace, "pics");
+    const local = await startGateway(testConfig(mock, workspace, { remote_images_allow_private: true, health_check_interval_s: 0 }));
+    try {
+      const viaUrl = new Anthropic({ baseURL: local.url, apiKey: "x", maxRetries: 0 });
+      await viaUrl.messages.create({ model: "claude-sonnet-4-5", max_tokens: 20, messages: [{ role: "user", content: [{ type: "image", source: { type: "url", url: `http://127.0.0.1:${images.port}/cat.png` } }, { type: "text", text: "what is it" }] }] });
+      expect(lastCall().body.request.contents[0].parts[0]).toEqual({ inlineData: { mimeType: "image/png", data: png.toString("base64") } });
+      // Without permission for private addresses (the default), the same URL is refused.
+      const refused = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 20, messages: [{ role: "user", content: [{ type: "image", source: { type: "url", url: `http://127.0.0.1:${images.port}/cat.png` } }] }] }).catch((error) => error);
+      expect(refused.status).toBe(400);
+      expect(refused.message).toContain("messages[0].content[0]");
+    } finally {
+      await local.stop();
+      images.stop(true);
+    }
+  });
+
   test("count_tokens", async () => {
     const counted = await client.messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "one two three four" }] });
     expect(counted.input_tokens).toBe(4);

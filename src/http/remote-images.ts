@@ -31,7 +31,10 @@ const MAX_REDIRECTS = 3;
 type Message = { content?: unknown; [key: string]: unknown };
 interface Wanted { message: number; part: number; url: string; param: string }
 
-/** A copy of `messages` with every http(s) image_url replaced by a data: URL. */
+/**
+ * A copy of `messages` with every http(s) image replaced by its bytes: an OpenAI image_url part
+ * gets a data: URL, an Anthropic image block a base64 source.
+ */
 export async function inlineRemoteImages(messages: unknown, options: RemoteImageOptions): Promise<unknown> {
   if (!Array.isArray(messages)) return messages;
   const wanted: Wanted[] = [];
@@ -39,7 +42,8 @@ export async function inlineRemoteImages(messages: unknown, options: RemoteImage
     if (!Array.isArray(message?.content)) return;
     message.content.forEach((part, position) => {
       const url = imageUrl(part);
-      if (url && /^https?:\/\//i.test(url)) wanted.push({ message: index, part: position, url, param: `messages[${index}].content[${position}].image_url.url` });
+      const field = part?.type === "image" ? "source.url" : "image_url.url";
+      if (url && /^https?:\/\//i.test(url)) wanted.push({ message: index, part: position, url, param: `messages[${index}].content[${position}].${field}` });
     });
   });
   if (wanted.length === 0) return messages;
@@ -66,12 +70,16 @@ export async function inlineRemoteImages(messages: unknown, options: RemoteImage
   for (const [item, dataUrl] of fetched) {
     const content = copy[item.message]!.content as Record<string, any>[];
     const part = content[item.part]!;
-    content[item.part] = { ...part, image_url: { ...(typeof part.image_url === "object" ? part.image_url : {}), url: dataUrl } };
+    if (part.type === "image") {
+      const [, mediaType, data] = /^data:([^;,]*);base64,(.*)$/s.exec(dataUrl) ?? [];
+      content[item.part] = { ...part, source: { type: "base64", media_type: mediaType, data } };
+    } else content[item.part] = { ...part, image_url: { ...(typeof part.image_url === "object" ? part.image_url : {}), url: dataUrl } };
   }
   return copy;
 }
 
 function imageUrl(part: Record<string, any>): string | undefined {
+  if (part?.type === "image" && part.source?.type === "url") return typeof part.source.url === "string" ? part.source.url : undefined;
   if (part?.type !== "image_url") return undefined;
   const url = typeof part.image_url === "string" ? part.image_url : part.image_url?.url;
   return typeof url === "string" ? url : undefined;

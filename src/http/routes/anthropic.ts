@@ -15,6 +15,7 @@ import { toAnthropicErrorBody } from "../errors.ts";
 import { fallbackHeader } from "../fallback-header.ts";
 import { namedEventFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
+import { inlineRemoteImages, type RemoteImageOptions } from "../remote-images.ts";
 import { rememberCallSignatures, rememberingCallSignatures, ThoughtSignatures } from "../thought-signatures.ts";
 
 export interface AnthropicRouteDeps {
@@ -23,6 +24,8 @@ export interface AnthropicRouteDeps {
   fakeStreamKeepaliveMs: number;
   schemaProfile: SchemaProfile;
   resolveModel?: (name: string) => string;
+  /** null: images given by URL go to Gemini as URLs (fileData) instead of being fetched. */
+  remoteImages: RemoteImageOptions | null;
   log: Logger;
 }
 
@@ -49,7 +52,9 @@ function checkBody(body: unknown, counting: boolean): MessagesRequest {
   return body as MessagesRequest;
 }
 
-function translate(body: MessagesRequest, deps: AnthropicRouteDeps, signatures: ThoughtSignatures) {
+async function translate(asked: MessagesRequest, deps: AnthropicRouteDeps, signatures: ThoughtSignatures) {
+  // Code Assist does not fetch image URLs itself: jellycli does, with the same guards as for OpenAI clients.
+  const body = deps.remoteImages ? { ...asked, messages: await inlineRemoteImages(asked.messages, deps.remoteImages) as MessagesRequest["messages"] } : asked;
   const model = parseModelName(deps.resolveModel?.(body.model) ?? body.model).base;
   const { request, toolNames, warnings } = anthropicRequestToHub(body, { model, schemaProfile: deps.schemaProfile, signatureFor: (id) => signatures.recall(id) });
   if (warnings.length > 0) deps.log.debug("request translated with warnings", { model: body.model, warnings });
@@ -63,7 +68,7 @@ function translate(body: MessagesRequest, deps: AnthropicRouteDeps, signatures: 
 }
 
 async function messages(body: MessagesRequest, signal: AbortSignal, trace: RequestTrace | undefined, deps: AnthropicRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
-  const { request, context } = translate(body, deps, signatures);
+  const { request, context } = await translate(body, deps, signatures);
   const input = { model: body.model, request, signal, observe: observerFor(trace) };
   if (body.stream !== true) {
     const served = await deps.executor.generate(input);
@@ -80,7 +85,7 @@ async function messages(body: MessagesRequest, signal: AbortSignal, trace: Reque
 }
 
 async function countTokens(body: MessagesRequest, signal: AbortSignal, trace: RequestTrace | undefined, deps: AnthropicRouteDeps, signatures: ThoughtSignatures): Promise<Response> {
-  const { request } = translate(body, deps, signatures);
+  const { request } = await translate(body, deps, signatures);
   const served = await deps.executor.countTokens({ model: body.model, request, signal, observe: observerFor(trace) });
   recordServed(trace, served);
   return Response.json({ input_tokens: served.value.totalTokens });

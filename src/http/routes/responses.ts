@@ -17,6 +17,7 @@ import { parseModelName } from "../../models.ts";
 import { observerFor, recordServed, recordUsage, streamEnded, traceOf } from "../../request-log.ts";
 import { fallbackHeader } from "../fallback-header.ts";
 import { keyOf } from "../gate.ts";
+import { inlineRemoteImages, type RemoteImageOptions } from "../remote-images.ts";
 import type { ResponseStore } from "../response-store.ts";
 import { namedEventFraming, streamResponse } from "../stream-response.ts";
 import { streamedAnswer } from "../streaming.ts";
@@ -29,6 +30,7 @@ export interface ResponsesRouteDeps {
   schemaProfile: SchemaProfile;
   resolveModel?: (name: string) => string;
   responses: ResponseStore;
+  remoteImages: RemoteImageOptions | null;
   log: Logger;
   now: () => number;
 }
@@ -53,6 +55,7 @@ export function responsesHandler(deps: ResponsesRouteDeps): (body: unknown, requ
       prior = stored.items;
     }
     const conversion = responsesRequestToChat(body, prior, (id) => deps.responses.item(id));
+    if (deps.remoteImages) conversion.chat.messages = await inlineRemoteImages(conversion.chat.messages, deps.remoteImages) as typeof conversion.chat.messages;
     const model = parseModelName(deps.resolveModel?.(body.model) ?? body.model).base;
     const wantsThoughts = typeof body.reasoning?.summary === "string" && body.reasoning.summary !== "none";
     const { request: hub, toolNames, warnings } = openAIRequestToHub(conversion.chat, {
