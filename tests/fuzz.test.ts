@@ -1,4 +1,4 @@
-// A seeded fuzz of both surfaces: valid OpenAI and Gemini requests, each mangled in one to three
+// A seeded fuzz of every surface: valid OpenAI chat, Gemini, Anthropic Messages and OpenAI Responses requests, each mangled in one to three
 // places (nulls, wrong types, bad %-escapes, broken data: URLs and $refs, deep nesting, odd model
 // names). Every answer must be a well-formed error in the surface's own format with a 4xx status
 // — or a success — never a 5xx, never a hang.
@@ -72,6 +72,22 @@ const geminiPaths = [
   "gemini-2.5-flash:generateContent", "gemini-2.5-pro:streamGenerateContent?alt=sse", "gemini-2.5-flash:streamGenerateContent", "gemini-2.5-flash:countTokens",
   "kimi-k2:generateContent", "kimi-k2:streamGenerateContent?alt=sse", "gemini-2.5-flash-nothinking-fake-stream:streamGenerateContent?alt=sse",
 ];
+const anthropicBodies = (): Record<string, unknown>[] => [
+  { model: "claude-sonnet-4-5", max_tokens: 50, system: [{ type: "text", text: "sys" }], messages: [{ role: "user", content: [{ type: "text", text: "hi" }, { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } }] }] },
+  {
+    model: "gemini-3-flash-preview", max_tokens: 50, stream: true, thinking: { type: "enabled", budget_tokens: 1024 }, tools: [{ name: "weather", input_schema: schema }], tool_choice: { type: "tool", name: "weather" },
+    messages: [{ role: "user", content: "weather?" }, { role: "assistant", content: [{ type: "thinking", thinking: "t", signature: "s" }, { type: "tool_use", id: "t1", name: "weather", input: { city: "Paris" } }] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "sunny" }], is_error: false }] }],
+  },
+  { model: "claude-haiku-4-5", max_tokens: 10, stop_sequences: ["x"], messages: [{ role: "user", content: "short" }, { role: "system", content: "reminder" }] },
+];
+const responsesBodies = (): Record<string, unknown>[] => [
+  { model: "gemini-2.5-flash", instructions: "brief", input: "hi", max_output_tokens: 50, reasoning: { effort: "low", summary: "auto" } },
+  {
+    model: "gemini-2.5-pro", stream: true, tools: [{ type: "function", name: "weather", parameters: schema }, { type: "custom", name: "patch" }, { type: "web_search" }], tool_choice: "auto",
+    input: [{ role: "user", content: [{ type: "input_text", text: "weather?" }, { type: "input_image", image_url: PNG }] }, { type: "reasoning", id: "rs_1", summary: [], encrypted_content: "gemini-thought-signature:s" }, { type: "function_call", call_id: "c1", name: "weather", arguments: "{\"city\":\"Paris\"}" }, { type: "function_call_output", call_id: "c1", output: "sunny" }],
+  },
+  { model: "gemini-2.5-flash", input: [{ type: "message", role: "developer", content: "rules" }, { role: "user", content: "json" }], text: { format: { type: "json_schema", name: "r", schema } }, store: false },
+];
 const oddModels = ["gemini-2.5-flash%ZZ", "..%2F..%2Fx", "gemini%00", "models/", "a".repeat(300), "ünïcödé-model", "gemini-2.5-flash?x=1", "-search", "__proto__", "constructor"];
 
 function mangle(body: unknown, next: () => number): unknown {
@@ -89,6 +105,8 @@ function mangle(body: unknown, next: () => number): unknown {
     else if (typeof value === "object" && value !== null) for (const [key, inner] of Object.entries(value)) walk(inner, [...path, key]);
   };
   walk(body, []);
+  // Earlier mangles may have left nothing below the root to mangle.
+  if (paths.length < 2) return body;
   const target = pick(paths.slice(1));
   const parent = target.slice(0, -1).reduce<any>((node, key) => node[key], body);
   const key = target.at(-1)!;
@@ -100,19 +118,20 @@ function mangle(body: unknown, next: () => number): unknown {
 }
 
 describe("fuzz", () => {
-  test(`${CASES} mangled requests over both surfaces: no 5xx, no hang, only well-formed errors`, async () => {
+  test(`${CASES} mangled requests over every surface: no 5xx, no hang, only well-formed errors`, async () => {
     const next = random(SEED);
     const failures: string[] = [];
     let ok = 0;
     let refused = 0;
     const one = async (index: number) => {
-      const surface = next() < 0.5 ? "openai" : "gemini";
-      const templates = surface === "openai" ? openAIBodies() : geminiBodies();
+      const roll = next();
+      const surface = roll < 0.3 ? "openai" : roll < 0.6 ? "gemini" : roll < 0.8 ? "anthropic" : "responses";
+      const templates = { openai: openAIBodies, gemini: geminiBodies, anthropic: anthropicBodies, responses: responsesBodies }[surface]();
       let body: unknown = templates[Math.floor(next() * templates.length)];
       for (let count = 1 + Math.floor(next() * 3); count > 0; count--) body = mangle(body, next);
-      let path = surface === "openai" ? "/v1/chat/completions" : `/v1beta/models/${geminiPaths[Math.floor(next() * geminiPaths.length)]}`;
+      let path = { openai: "/v1/chat/completions", anthropic: "/v1/messages", responses: "/v1/responses", gemini: `/v1beta/models/${geminiPaths[Math.floor(next() * geminiPaths.length)]}` }[surface];
       if (surface === "gemini" && next() < 0.1) path = `/v1beta/models/${oddModels[Math.floor(next() * oddModels.length)]}:generateContent`;
-      if (surface === "openai" && next() < 0.05) (body as Record<string, unknown>).model = oddModels[Math.floor(next() * oddModels.length)];
+      if (surface !== "gemini" && next() < 0.05) (body as Record<string, unknown>).model = oddModels[Math.floor(next() * oddModels.length)];
       const text = next() < 0.03 ? JSON.stringify(body).slice(0, -3) : JSON.stringify(body);
       if (process.env.FUZZ_TRACE) console.error(`#${index} ${path} ${text.slice(0, 400)}`);
       let response: Response;
@@ -130,10 +149,13 @@ describe("fuzz", () => {
       }
       if (response.status >= 400) {
         refused++;
-        const error = (JSON.parse(answer) as { error?: Record<string, unknown> }).error;
-        const wellFormed = surface === "openai"
+        const parsed = JSON.parse(answer) as { type?: string; error?: Record<string, unknown> };
+        const error = parsed.error;
+        const wellFormed = surface === "openai" || surface === "responses"
           ? typeof error?.message === "string" && typeof error.type === "string" && "param" in error && "code" in error
-          : typeof error?.message === "string" && error.code === response.status && typeof error.status === "string";
+          : surface === "anthropic"
+            ? parsed.type === "error" && typeof error?.type === "string" && typeof error.message === "string"
+            : typeof error?.message === "string" && error.code === response.status && typeof error.status === "string";
         if (!wellFormed) failures.push(`#${index} ${path}: malformed ${response.status} error body ${answer.slice(0, 200)}`);
         return;
       }
