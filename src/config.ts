@@ -125,7 +125,7 @@ export interface LoadedConfig {
 
 const keys = Object.keys(configSchema.properties) as (keyof RawConfig)[];
 /** Never echoed back in an error message, masked in the admin API's view of the configuration. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys", "encryption_key", "oauth_client_secret"]);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(["password", "admin_password", "metrics_token", "gemini_api_keys", "api_keys", "encryption_key", "oauth_client_secret", "redis_url"]);
 
 export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedConfig> {
   const cwd = sources.cwd ?? process.cwd();

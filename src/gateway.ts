@@ -81,6 +81,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const log = options.log ?? createLogger(config.log_level);
   // Every secret the configuration names is masked in anything jellycli writes or answers.
   registerSecrets([...passwords(config), config.admin_password, config.metrics_token, config.encryption_key, ...config.gemini_api_keys, ...config.openai_upstreams.flatMap((upstream) => upstream.api_keys)]);
+  // A Redis URL may carry a password (redis://:secret@host): that part is a secret like the others.
+  if (config.redis_url) registerSecrets([decodeURIComponent(URL.parse(config.redis_url)?.password ?? "")].filter(Boolean));
   const now = options.now ?? Date.now;
   const fetchImpl = options.fetch ?? globalThis.fetch;
 
