@@ -15,85 +15,107 @@ export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 /** Shared by every stream: lastIndex is set right before each exec, with no await in between. */
 const LINE_END = /\r\n|\r|\n/g;
 
-export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes = MAX_EVENT_BYTES): AsyncGenerator<SSEEvent> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let data: string[] = [];
-  let dataSize = 0;
-  let event: string | undefined;
-  const tooLarge = () => new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `the upstream sent a stream event larger than ${maxEventBytes} bytes` });
-
+/**
+ * The parser's state for one stream, fed chunk by chunk: each push returns the events it
+ * completed. A plain object rather than a generator, so the stream reader above it needs no
+ * extra layer of async iteration per stream.
+ */
+export class SSEDecoder {
+  private readonly decoder = new TextDecoder();
+  private buffer = "";
+  private data: string[] = [];
+  private dataSize = 0;
+  private event: string | undefined;
   // How much of `buffer` is known to hold no line end: a long line arriving in many chunks is
   // searched once, not once per chunk.
-  let checked = 0;
+  private checked = 0;
   // Most upstreams end lines with \n alone: until a \r shows up, a plain indexOf finds them.
-  let sawCR = false;
+  private sawCR = false;
+
+  constructor(private readonly maxEventBytes = MAX_EVENT_BYTES) {}
+
+  push(chunk: Uint8Array): SSEEvent[] {
+    const text = this.decoder.decode(chunk, { stream: true });
+    if (!this.sawCR && text.includes("\r")) this.sawCR = true;
+    this.buffer += text;
+    const events = this.takeLines(false);
+    // A line that never ends must not grow without bound either.
+    if (this.buffer.length + this.dataSize > this.maxEventBytes) throw this.tooLarge();
+    return events;
+  }
+
+  /** The end of the stream: what is still open is delivered as it is. */
+  finish(): SSEEvent[] {
+    this.buffer += this.decoder.decode();
+    if (this.buffer.includes("\r")) this.sawCR = true;
+    const events = this.takeLines(true);
+    if (this.buffer.startsWith("data:")) this.data.push(this.buffer.slice(this.buffer[5] === " " ? 6 : 5));
+    if (this.data.length > 0) events.push({ event: this.event, data: this.data.join("\n") });
+    return events;
+  }
+
+  private tooLarge(): GatewayError {
+    return new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `the upstream sent a stream event larger than ${this.maxEventBytes} bytes` });
+  }
 
   /** The events completed by what `buffer` holds now (a plain array: no iterator per chunk). */
-  function takeLines(final: boolean): SSEEvent[] {
+  private takeLines(final: boolean): SSEEvent[] {
     const events: SSEEvent[] = [];
+    const buffer = this.buffer;
     let start = 0;
     for (;;) {
       let index: number;
       let next: number;
-      if (!sawCR) {
-        index = buffer.indexOf("\n", Math.max(start, checked));
+      if (!this.sawCR) {
+        index = buffer.indexOf("\n", Math.max(start, this.checked));
         if (index < 0) {
-          checked = buffer.length;
+          this.checked = buffer.length;
           break;
         }
         next = index + 1;
       } else {
-        LINE_END.lastIndex = Math.max(start, checked);
+        LINE_END.lastIndex = Math.max(start, this.checked);
         const found = LINE_END.exec(buffer);
         if (!found) {
-          checked = buffer.length;
+          this.checked = buffer.length;
           break;
         }
         index = found.index;
         // A lone \r at the very end may be the first half of \r\n still in flight.
         if (buffer[index] === "\r" && index === buffer.length - 1 && !final) {
-          checked = index;
+          this.checked = index;
           break;
         }
         next = index + (buffer.startsWith("\r\n", index) ? 2 : 1);
       }
       const line = buffer.slice(start, index);
       start = next;
-      checked = start;
+      this.checked = start;
       if (line === "") {
-        if (data.length > 0) events.push({ event, data: data.length === 1 ? data[0]! : data.join("\n") });
-        data = [];
-        dataSize = 0;
-        event = undefined;
+        if (this.data.length > 0) events.push({ event: this.event, data: this.data.length === 1 ? this.data[0]! : this.data.join("\n") });
+        this.data = [];
+        this.dataSize = 0;
+        this.event = undefined;
       } else if (line.startsWith("data:")) {
         const value = line.slice(line[5] === " " ? 6 : 5);
-        dataSize += value.length;
-        if (dataSize > maxEventBytes) throw tooLarge();
-        data.push(value);
+        this.dataSize += value.length;
+        if (this.dataSize > this.maxEventBytes) throw this.tooLarge();
+        this.data.push(value);
       } else if (line.startsWith("event:")) {
-        event = line.slice(6).trim();
+        this.event = line.slice(6).trim();
       }
       // ":" comments, id: and retry: lines carry nothing we use.
     }
-    buffer = buffer.slice(start);
-    checked = Math.max(0, checked - start);
+    this.buffer = buffer.slice(start);
+    this.checked = Math.max(0, this.checked - start);
     return events;
   }
+}
 
-  for await (const chunk of chunks) {
-    const text = decoder.decode(chunk, { stream: true });
-    if (!sawCR && text.includes("\r")) sawCR = true;
-    buffer += text;
-    for (const parsed of takeLines(false)) yield parsed;
-    // A line that never ends must not grow without bound either.
-    if (buffer.length + dataSize > maxEventBytes) throw tooLarge();
-  }
-  buffer += decoder.decode();
-  if (buffer.includes("\r")) sawCR = true;
-  for (const parsed of takeLines(true)) yield parsed;
-  if (buffer.startsWith("data:")) data.push(buffer.slice(buffer[5] === " " ? 6 : 5));
-  if (data.length > 0) yield { event, data: data.join("\n") };
+export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes = MAX_EVENT_BYTES): AsyncGenerator<SSEEvent> {
+  const decoder = new SSEDecoder(maxEventBytes);
+  for await (const chunk of chunks) for (const event of decoder.push(chunk)) yield event;
+  for (const event of decoder.finish()) yield event;
 }
 
 /**
@@ -103,17 +125,29 @@ export async function* parseSSE(chunks: AsyncIterable<Uint8Array>, maxEventBytes
  * layer of async iteration less than a wrapper would be).
  */
 export async function* sseJson<T>(chunks: AsyncIterable<Uint8Array>, errorOf: (event: Record<string, unknown>) => Error | undefined, map: (event: Record<string, unknown>) => T): AsyncGenerator<T> {
-  for await (const event of parseSSE(chunks)) {
-    if (event.data.trim() === "[DONE]") return;
-    let value: unknown;
-    try {
-      value = JSON.parse(event.data);
-    } catch {
-      continue;
+  const decoder = new SSEDecoder();
+  const source = chunks[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await source.next();
+      const events = next.done ? decoder.finish() : decoder.push(next.value);
+      for (const event of events) {
+        if (event.data.trim() === "[DONE]") return;
+        let value: unknown;
+        try {
+          value = JSON.parse(event.data);
+        } catch {
+          continue;
+        }
+        if (typeof value !== "object" || value === null || Array.isArray(value)) continue;
+        const error = errorOf(value as Record<string, unknown>);
+        if (error) throw error;
+        yield map(value as Record<string, unknown>);
+      }
+      if (next.done) return;
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) continue;
-    const error = errorOf(value as Record<string, unknown>);
-    if (error) throw error;
-    yield map(value as Record<string, unknown>);
+  } finally {
+    // Stopped early (the client went away, [DONE], an error): the bytes' source stops too.
+    await source.return?.(undefined);
   }
 }

@@ -71,5 +71,6 @@ export function toolCallOf(part: Part, context: TranslateContext): ToolCall {
     function: { name: context.toolNames?.toOpenAI(call.name) ?? call.name, arguments: JSON.stringify(call.args ?? {}) },
   };
   if (part.thoughtSignature) toolCall.extra_content = { google: { thought_signature: part.thoughtSignature } };
+  context.onToolCall?.(toolCall);
   return toolCall;
 }

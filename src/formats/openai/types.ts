@@ -115,4 +115,6 @@ export interface TranslateContext {
   /** Gemini tool names → the client's (from the request translation). */
   readonly toolNames?: { toOpenAI(name: string): string };
   readonly reasoningField?: ReasoningField;
+  /** Told each tool call as it is made (the route remembers its thought signature). */
+  readonly onToolCall?: (call: ToolCall) => void;
 }

@@ -7,7 +7,7 @@ import { openAIRequestToHub } from "../../formats/openai/request.ts";
 import { hubResponseToOpenAI } from "../../formats/openai/response.ts";
 import { hubStreamToOpenAI } from "../../formats/openai/stream.ts";
 import type { SchemaProfile } from "../../formats/openai/schema.ts";
-import type { ChatCompletionChunk, ChatCompletionRequest, ReasoningField, TranslateContext } from "../../formats/openai/types.ts";
+import type { ChatCompletionRequest, ReasoningField, TranslateContext } from "../../formats/openai/types.ts";
 import { GatewayError } from "../../hub.ts";
 import type { Logger } from "../../log.ts";
 import { parseModelName } from "../../models.ts";
@@ -90,6 +90,7 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
     makeToolCallId: () => `call_${randomBase62(24)}`,
     toolNames,
     reasoningField: deps.reasoningField,
+    onToolCall: (call) => signatures.rememberFrom([call]),
   };
   const input = { model: body.model, request, signal, observe };
 
@@ -98,11 +99,10 @@ async function chatCompletions(body: ChatCompletionRequest, signal: AbortSignal,
     recordServed(trace, served);
     const completion = hubResponseToOpenAI(served.value, context);
     recordUsage(trace, served.value.usageMetadata);
-    for (const choice of completion.choices) signatures.rememberFrom(choice.message.tool_calls);
     return Response.json(completion, { headers: fallbackHeader(served) });
   }
   const answer = await streamedAnswer(deps.executor, input, deps, trace);
-  const chunks = rememberSignatures(hubStreamToOpenAI(answer.chunks, context, { includeUsage: body.stream_options?.include_usage === true }), signatures);
+  const chunks = hubStreamToOpenAI(answer.chunks, context, { includeUsage: body.stream_options?.include_usage === true });
   return streamResponse(chunks, sseFraming(openAIError, "[DONE]"), {
     keepaliveMs: answer.keepaliveMs, primeKeepalive: answer.primeKeepalive, headers: answer.headers, onEnd: streamEnded(trace),
   });
@@ -119,10 +119,3 @@ function passthroughResponse(served: Served<RawAnswer>, trace: RequestTrace | un
 }
 
 const openAIError = (error: GatewayError) => toOpenAIErrorBody(error);
-
-async function* rememberSignatures(chunks: AsyncIterable<ChatCompletionChunk>, signatures: ThoughtSignatures): AsyncGenerator<ChatCompletionChunk> {
-  for await (const chunk of chunks) {
-    for (const choice of chunk.choices) signatures.rememberFrom(choice.delta.tool_calls);
-    yield chunk;
-  }
-}
