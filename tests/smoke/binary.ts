@@ -1,9 +1,10 @@
 // Smoke test of the compiled executable (run by .ci/run after `bun run compile`): --version,
 // generate-key, then one streamed and one non-streamed request through dist/jellycli against the
-// mock Google, with the credential encrypted at rest; the admin page and its assets from the binary.
+// mock Google, with the credential encrypted at rest; the admin page from the binary, in a real browser.
 import { join } from "node:path";
 import { MockGoogle } from "../mock/google.ts";
 import { addReadyAccount, chat, makeWorkspace, processEnv, spawnJellycli , readJson } from "../helpers.ts";
+import { launchBrowser, waitForText } from "../browser.ts";
 
 const binary = join(import.meta.dir, "..", "..", "dist", process.platform === "win32" ? "jellycli.exe" : "jellycli");
 const version = Bun.spawnSync([binary, "--version"]);
@@ -31,6 +32,19 @@ try {
   const assets = [...html.matchAll(/"(\/admin\/assets\/[^"]+)"/g)].map((match) => match[1]!);
   if (assets.length < 2) throw new Error(`the admin page names no assets: ${html}`);
   for (const asset of assets) if ((await fetch(`${gateway.url}${asset}`)).status !== 200) throw new Error(`${asset} is missing from the binary`);
+  // And it runs: the compiled bundle in a real browser, without a console error.
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    page.on("console", (message) => { if (message.type() === "error") errors.push(message.text()); });
+    await page.goto(`${gateway.url}/admin`);
+    await waitForText(page, "Requests, 24 h", 10_000);
+    if (errors.length > 0) throw new Error(`the admin page logged errors: ${errors.join("; ")}`);
+  } finally {
+    await browser.close();
+  }
   if (!(await Bun.file(join(workspace.credentialsDir, "smoke.json")).text()).includes('"jellycli_sealed"')) throw new Error("the credential file was not encrypted");
   console.log(`binary smoke test ok: ${version.stdout.toString().trim()}, health ${JSON.stringify(health.credentials)}`);
 } finally {
