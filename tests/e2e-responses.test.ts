@@ -167,6 +167,26 @@ describe("openai SDK: responses", () => {
     }
   });
 
+  test("a model an OpenAI-compatible server serves answers in Responses form too (translated through the hub)", async () => {
+    const { MockOpenAI } = await import("./mock/openai.ts");
+    const upstream = new MockOpenAI(["sk-resp"]);
+    const workspace = makeWorkspace();
+    const local = await startGateway(testConfig(mock, workspace, { health_check_interval_s: 0, openai_upstreams: [{ name: "kimi", base_url: upstream.baseURL, api_keys: ["sk-resp"], models: ["kimi-k2"], model_mapping: {}, profile: "kimi" }] }));
+    try {
+      const viaKimi = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const response = await viaKimi.responses.create({ model: "kimi-k2", input: "hello kimi" });
+      expect(response.output_text).toBe("Echo: hello kimi");
+      expect(upstream.calls.at(-1)!.path).toBe("/v1/chat/completions");
+      const stream = await viaKimi.responses.create({ model: "kimi-k2", input: "stream please", stream: true });
+      let text = "";
+      for await (const event of stream) if (event.type === "response.output_text.delta") text += event.delta;
+      expect(text).toBe("Echo: stream please");
+    } finally {
+      await local.stop();
+      upstream.stop();
+    }
+  });
+
   test("bad input in OpenAI's error shape", async () => {
     const error = await client.responses.create({ model: "gemini-2.5-flash", input: [{ type: "bogus_item" }] as never }).catch((caught) => caught);
     expect(error.status).toBe(400);
