@@ -182,6 +182,23 @@ describe("messages", () => {
     }
   });
 
+  test("a model an OpenAI-compatible server serves (Claude Code in front of Kimi): message and stream", async () => {
+    const { MockOpenAI } = await import("./mock/openai.ts");
+    const upstream = new MockOpenAI(["sk-anth"]);
+    const local = await startGateway(testConfig(mock, makeWorkspace(), { health_check_interval_s: 0, model_aliases: { "claude-*": "kimi-k2" }, openai_upstreams: [{ name: "kimi", base_url: upstream.baseURL, api_keys: ["sk-anth"], models: ["kimi-k2"], model_mapping: {}, profile: "kimi" }] }));
+    try {
+      const viaKimi = new Anthropic({ baseURL: local.url, apiKey: "x", maxRetries: 0 });
+      const message = await viaKimi.messages.create({ model: "claude-sonnet-4-5", max_tokens: 20, messages: [{ role: "user", content: "hello kimi" }] });
+      expect(message.content).toEqual([{ type: "text", text: "Echo: hello kimi" }] as never);
+      expect(upstream.calls.at(-1)!.body.model).toBe("kimi-k2");
+      const streamed = await viaKimi.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 20, messages: [{ role: "user", content: "stream" }] }).finalMessage();
+      expect(streamed.content[0]).toMatchObject({ type: "text", text: "Echo: stream" });
+    } finally {
+      await local.stop();
+      upstream.stop();
+    }
+  });
+
   test("count_tokens", async () => {
     const counted = await client.messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "one two three four" }] });
     expect(counted.input_tokens).toBe(4);
