@@ -16,7 +16,7 @@ import { localUsage, USAGE_GROUPS, type UsageGroup } from "./store/usage.ts";
 import { SharedBus } from "./shared/bus.ts";
 import { SharedUsage } from "./shared/usage.ts";
 
-const USAGE = `jellycli ${VERSION} — OpenAI- and Gemini-compatible gateway over Google Code Assist accounts,
+const USAGE = `jellycli ${VERSION} — OpenAI-, Anthropic- and Gemini-compatible gateway over Google Code Assist accounts,
 Gemini API keys and OpenAI-compatible servers
 
 Usage:
