@@ -137,6 +137,18 @@ describe("client keys across instances", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  test("a key made with `jellycli keys create` beside another database reaches the instances through Redis", async () => {
+    const one = await instance(["a"]);
+    const cli = makeWorkspace();
+    const run = Bun.spawn([process.execPath, `${import.meta.dir}/../src/main.ts`, "keys", "create", "--name", "from-cli"], {
+      cwd: cli.dir, env: { PATH: process.env.PATH ?? "", JELLYCLI_DATABASE: `${cli.dir}/other.db`, JELLYCLI_REDIS_URL: redis.url }, stdout: "pipe", stderr: "pipe",
+    });
+    const [code, out] = await Promise.all([run.exited, new Response(run.stdout).text()]);
+    expect(code).toBe(0);
+    const key = /(jk-[0-9A-Za-z]+)/.exec(out)![1]!;
+    await eventually(async () => (await ask(one, "gemini-2.5-flash", { authorization: `Bearer ${key}` })).status === 200);
+  });
+
   test("a key's rpm is one limit across both instances", async () => {
     const one = await instance(["a"]);
     const two = await instance(["a"]);
