@@ -69,9 +69,11 @@ describe("real clients", () => {
     writeFileSync(join(home, ".codex", "config.toml"), [
       'model = "gemini-2.5-pro"', 'model_provider = "jellycli"', "", "[model_providers.jellycli]", 'name = "jellycli"',
       `base_url = "${gateway.url}/v1"`, 'wire_api = "responses"', 'env_key = "JELLYCLI_KEY"', "",
+      // No plugin catalogue sync at start: it would reach for github.com and chatgpt.com.
+      "[features]", "plugins = false", "",
     ].join("\n"));
     const { code, stdout, stderr } = await run([join(BIN, "codex"), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "Run the marker command in the shell and report its output"], {
-      CODEX_HOME: join(home, ".codex"), JELLYCLI_KEY: PASSWORD, RUST_LOG: "error",
+      CODEX_HOME: join(home, ".codex"), JELLYCLI_KEY: PASSWORD, RUST_LOG: "warn",
     }, home);
     expect({ code, stderr: code === 0 ? "" : stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
     expect(stdout).toContain("codex-42");
