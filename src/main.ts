@@ -12,7 +12,7 @@ import { createLogger, flushLogs } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { openDatabase } from "./store/database.ts";
 import { BUDGET_PERIODS, createKey, listKeys, revokeKey, type BudgetPeriod } from "./store/keys.ts";
-import { localUsage, USAGE_GROUPS, type UsageGroup } from "./store/usage.ts";
+import { localUsage, USAGE_GROUPS, USAGE_METRICS, type UsageGroup } from "./store/usage.ts";
 import { SharedBus } from "./shared/bus.ts";
 import { SharedUsage } from "./shared/usage.ts";
 
@@ -264,7 +264,7 @@ async function usageCommand(config: Config, options: Record<string, string>): Pr
     await bus?.start();
     const source = bus ? new SharedUsage(bus, localUsage(db)) : localUsage(db);
     const rows = await source.report(from, to, groups as UsageGroup[]);
-    const columns = [...groups, "requests", "errors_4xx", "errors_5xx", "input_tokens", "output_tokens", "cached_tokens"];
+    const columns = [...groups, ...USAGE_METRICS];
     console.log(`Usage from ${from} to ${to} (UTC days):\n`);
     console.log(formatTable(columns.map((column) => column.toUpperCase()), rows.map((row) => columns.map((column) => String(row[column] ?? 0)))));
     return 0;

@@ -22,9 +22,6 @@ export interface SealedEnvelope {
 
 export class SealError extends Error {
   override name = "SealError";
-  constructor(message: string, readonly keyId?: string) {
-    super(message);
-  }
 }
 
 /** A new random key, as `jellycli generate-key` prints it: 32 bytes, base64url. */
@@ -100,13 +97,13 @@ export class Sealer {
     const envelope = envelopeOf(text);
     if (!envelope) return text;
     if (envelope.jellycli_sealed !== VERSION || envelope.alg !== ALGORITHM) {
-      throw new SealError(`sealed in a format this version does not know (version ${String(envelope.jellycli_sealed)}, ${String(envelope.alg)})`, envelope.kid);
+      throw new SealError(`sealed in a format this version does not know (version ${String(envelope.jellycli_sealed)}, ${String(envelope.alg)})`);
     }
     const key = this.keys.get(envelope.kid);
     if (!key) {
       throw new SealError(this.keys.size === 0
         ? `encrypted (key id ${envelope.kid}) and no encryption_key is set`
-        : `encrypted with another key (key id ${envelope.kid}; the encryption_key given has id ${[...this.keys.keys()].join(" / ")})`, envelope.kid);
+        : `encrypted with another key (key id ${envelope.kid}; the encryption_key given has id ${[...this.keys.keys()].join(" / ")})`);
     }
     const data = Buffer.from(envelope.data, "base64url");
     try {
@@ -115,7 +112,7 @@ export class Sealer {
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
       return Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]).toString("utf8");
     } catch {
-      throw new SealError(`encrypted with key id ${envelope.kid} but does not decrypt: the file was altered or damaged`, envelope.kid);
+      throw new SealError(`encrypted with key id ${envelope.kid} but does not decrypt: the file was altered or damaged`);
     }
   }
 

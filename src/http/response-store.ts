@@ -22,7 +22,8 @@ interface Entry extends StoredResponse {
 
 /** Several instances (shared/responses.ts): answers kept in Redis too, so any instance finds them. */
 export interface SharedResponses {
-  put(id: string, stored: StoredResponse, ttlMs: number): void;
+  /** `text`: the stored answer as JSON, serialised once by the store. */
+  put(id: string, text: string, ttlMs: number): void;
   get(id: string): Promise<StoredResponse | undefined>;
   delete(id: string): Promise<boolean>;
 }
@@ -37,9 +38,10 @@ export class ResponseStore {
   constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
 
   put(id: string, stored: StoredResponse): void {
-    this.shared?.put(id, stored, this.ttlMs);
+    const text = JSON.stringify(stored);
+    this.shared?.put(id, text, this.ttlMs);
     this.forget(id);
-    const bytes = JSON.stringify(stored).length;
+    const bytes = text.length;
     if (bytes > MAX_BYTES) return;
     this.entries.set(id, { ...stored, bytes, expiresAt: this.now() + this.ttlMs });
     this.bytes += bytes;

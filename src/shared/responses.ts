@@ -8,7 +8,7 @@ const KEY = (id: string) => `${PREFIX}response:${id}`;
 
 export function sharedResponses(bus: SharedBus): SharedResponses {
   return {
-    put: (id, stored, ttlMs) => void bus.run((redis) => redis.set(KEY(id), JSON.stringify(stored), "PX", String(ttlMs))),
+    put: (id, text, ttlMs) => void bus.run((redis) => redis.set(KEY(id), text, "PX", String(ttlMs))),
     get: async (id) => {
       const text = await bus.run((redis) => redis.get(KEY(id)));
       return text ? (JSON.parse(text) as StoredResponse) : undefined;

@@ -3,7 +3,8 @@
 // token budget is one budget for all instances. While Redis is down the counts wait in memory and
 // go up when it is back; reports then show this instance's own database.
 import type { KeyRing } from "../store/keys.ts";
-import { groupRows, type HourRow, type UsageBatch, type UsageGroup, type UsageRecorder, type UsageRow, type UsageSource } from "../store/usage.ts";
+import { groupRows, type UsageBatch, type UsageRecorder, type UsageSource } from "../store/usage.ts";
+import { USAGE_METRICS, type HourRow, type UsageGroup, type UsageMetric, type UsageRow } from "../store/usage-shape.ts";
 import { PREFIX, type SharedBus } from "./bus.ts";
 
 const DAY_KEY = (day: string) => `${PREFIX}usage:${day}`;
@@ -11,7 +12,6 @@ const HOUR_KEY = (day: string) => `${PREFIX}usage-hours:${day}`;
 const SPENT_KEY = (keyId: string) => `${PREFIX}spent:${keyId}`;
 const HOURS_KEPT_S = 3 * 86_400;
 const MAX_DAYS = 400;
-const FIELDS = ["requests", "errors_4xx", "errors_5xx", "input_tokens", "output_tokens", "cached_tokens"] as const;
 
 export class SharedUsage implements UsageSource {
   /** Counts not yet in Redis (it was down): Redis key → field → amount. */
@@ -36,7 +36,7 @@ export class SharedUsage implements UsageSource {
     for (const row of batch.rows) {
       const combo = `${row.keyId}\t${row.credential}\t${row.model}`;
       const values = [row.requests, row.errors4xx, row.errors5xx, row.input, row.output, row.cached];
-      FIELDS.forEach((field, index) => this.add(DAY_KEY(row.day), `${combo}\t${field}`, values[index]!));
+      USAGE_METRICS.forEach((field, index) => this.add(DAY_KEY(row.day), `${combo}\t${field}`, values[index]!));
       const tokens = row.input + row.output;
       if (row.keyId.startsWith("key_")) {
         this.add(SPENT_KEY(row.keyId), `day:${row.day}`, tokens);
@@ -89,7 +89,7 @@ export class SharedUsage implements UsageSource {
       if (fields === undefined) return this.local.report(from, to, groups);
       const combos = new Map<string, UsageRow & { day: string; key: string; credential: string; model: string }>();
       for (const [field, value] of Object.entries(fields)) {
-        const [key, credential, model, metric] = field.split("\t") as [string, string, string, (typeof FIELDS)[number]];
+        const [key, credential, model, metric] = field.split("\t") as [string, string, string, UsageMetric];
         const id = `${key}\t${credential}\t${model}`;
         let row = combos.get(id);
         if (!row) {

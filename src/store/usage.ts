@@ -3,6 +3,9 @@
 // on the request path (one map update), written in one transaction every `usage_flush_interval_s`
 // and on shutdown, so a kill -9 loses at most that interval.
 import type { Database } from "bun:sqlite";
+import { USAGE_GROUPS, USAGE_METRICS, type HourRow, type UsageGroup, type UsageRow } from "./usage-shape.ts";
+
+export { USAGE_GROUPS, USAGE_METRICS, type HourRow, type UsageGroup, type UsageRow };
 
 export interface UsageEvent {
   at: number;
@@ -28,8 +31,6 @@ interface Counters {
   cached: number;
 }
 
-export const USAGE_GROUPS = ["day", "key", "model", "credential"] as const;
-export type UsageGroup = (typeof USAGE_GROUPS)[number];
 const COLUMN: Record<UsageGroup, string> = { day: "day", key: "key_id", model: "model", credential: "credential" };
 
 interface Spent {
@@ -191,30 +192,12 @@ export class UsageRecorder {
   }
 }
 
-export interface UsageRow {
-  [group: string]: string | number;
-  requests: number;
-  errors_4xx: number;
-  errors_5xx: number;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-}
-
 /** Totals between two UTC days (inclusive), grouped as asked. */
 export function usageReport(db: Database, from: string, to: string, groups: readonly UsageGroup[]): UsageRow[] {
   const columns = groups.map((group) => `${COLUMN[group]} AS ${group}`);
   const groupBy = groups.length > 0 ? `GROUP BY ${groups.map((group) => COLUMN[group]).join(", ")} ORDER BY ${groups.map((group) => COLUMN[group]).join(", ")}` : "";
-  const sums = "SUM(requests) AS requests, SUM(errors_4xx) AS errors_4xx, SUM(errors_5xx) AS errors_5xx, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens";
+  const sums = USAGE_METRICS.map((metric) => `SUM(${metric}) AS ${metric}`).join(", ");
   return db.query(`SELECT ${[...columns, sums].join(", ")} FROM usage WHERE day >= ? AND day <= ? ${groupBy}`).all(from, to) as UsageRow[];
-}
-
-export interface HourRow {
-  hour: string;
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
 }
 
 /** The `hours` UTC hours up to the one holding `now`, oldest first, zeros where nothing happened. */
@@ -238,8 +221,6 @@ export function localUsage(db: Database): UsageSource {
   };
 }
 
-const METRICS = ["requests", "errors_4xx", "errors_5xx", "input_tokens", "output_tokens", "cached_tokens"] as const;
-
 /** Rows with all their group columns (day, key, credential, model) → grouped and summed like usageReport. */
 export function groupRows(rows: (UsageRow & { day: string; key: string; credential: string; model: string })[], groups: readonly UsageGroup[]): UsageRow[] {
   const grouped = new Map<string, UsageRow>();
@@ -251,7 +232,7 @@ export function groupRows(rows: (UsageRow & { day: string; key: string; credenti
       for (const group of groups) target[group] = row[group];
       grouped.set(id, target);
     }
-    for (const metric of METRICS) target[metric] += row[metric];
+    for (const metric of USAGE_METRICS) target[metric] += row[metric];
   }
   const result = [...grouped.values()].sort((a, b) => groups.map((group) => String(a[group]).localeCompare(String(b[group]))).find((order) => order !== 0) ?? 0);
   return groups.length === 0 && result.length === 0 ? [{ requests: 0, errors_4xx: 0, errors_5xx: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0 }] : result;

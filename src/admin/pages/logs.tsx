@@ -1,19 +1,9 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { compact } from "../format.ts";
+import type { TailEntry } from "../../log-tail.ts";
 
-interface Entry {
-  cursor: number;
-  at: number;
-  method: string;
-  path: string;
-  status: number;
-  model?: string;
-  upstream?: string;
-  credential?: string;
-  ms: number;
-  tokens?: number;
-}
+type Entry = TailEntry;
 
 const KEEP = 1_000;
 

@@ -2,23 +2,15 @@ import { useMemo, useState } from "preact/hooks";
 import { BarList, TimeChart, type ChartSeries } from "../chart.tsx";
 import { compact, toCsv } from "../format.ts";
 import { usePoll } from "../hooks.ts";
+import { USAGE_METRICS, type UsageGroup, type UsageRow } from "../../store/usage-shape.ts";
 
-type Group = "day" | "key" | "model" | "credential";
-interface UsageRow {
-  [group: string]: string | number;
-  requests: number;
-  errors_4xx: number;
-  errors_5xx: number;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-}
+type Group = UsageGroup;
 interface Usage {
   rows: UsageRow[];
   totals: UsageRow;
 }
 
-const COLUMNS = ["requests", "errors_4xx", "errors_5xx", "input_tokens", "output_tokens", "cached_tokens"] as const;
+const COLUMNS = USAGE_METRICS;
 const today = () => new Date().toISOString().slice(0, 10);
 
 export function UsagePage() {
