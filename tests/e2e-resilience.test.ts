@@ -214,6 +214,27 @@ describe("streams and clients", () => {
     expect(Date.now() - abortedAt).toBeLessThan(1_000);
   });
 
+  test("a client that hangs up before the answer starts aborts the upstream call, streamed or not", async () => {
+    addReadyAccount(harness.mock, harness.workspace, "a");
+    const gateway = await start();
+    for (const stream of [false, true]) {
+      harness.mock.script("a", { kind: "hang" });
+      const before = harness.mock.aborted;
+      const controller = new AbortController();
+      const answer = fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST", signal: controller.signal, headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gemini-2.5-pro", stream, messages: [{ role: "user", content: "long" }] }),
+      }).catch(() => undefined);
+      while (harness.mock.calls.filter((call) => call.path.includes("enerateContent")).length === 0) await Bun.sleep(10);
+      harness.mock.calls.length = 0;
+      controller.abort();
+      await answer;
+      const abortedAt = Date.now();
+      while (harness.mock.aborted === before && Date.now() - abortedAt < 1_000) await Bun.sleep(20);
+      expect(harness.mock.aborted).toBe(before + 1);
+    }
+  });
+
   test("200 concurrent requests over 5 credentials: exact rotation, one refresh each, no lost counts", async () => {
     for (const name of ["a", "b", "c", "d", "e"]) {
       harness.mock.addAccount({ name, refreshToken: `1//rt-${name}`, project: `p-${name}` });

@@ -44,7 +44,13 @@ export class Transport {
   /** Sends the request; non-2xx answers become the GatewayError `parseError` makes of them. */
   async open(url: string, init: RequestInit, what: string, options: OpenOptions = {}): Promise<OpenedCall> {
     const controller = new AbortController();
-    const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
+    // The client's signal reaches this call through a listener, not AbortSignal.any(): a composite
+    // signal per upstream call cost about a tenth of a request's CPU in `bun run bench`. Bun never
+    // fires a request's signal once it was answered, so the listener dies with the request.
+    const client = init.signal;
+    if (client?.aborted) controller.abort(client.reason);
+    else client?.addEventListener("abort", () => controller.abort(client.reason), { once: true });
+    const signal = controller.signal;
     const headerDeadline = options.unary ? this.options.idleTimeoutMs : this.options.connectTimeoutMs;
     const waiting = watchSilence(headerDeadline, () => controller.abort(timeoutReason(what)));
     const observe = options.observe;

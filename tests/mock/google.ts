@@ -425,7 +425,10 @@ export class MockGoogle {
       return new Response(new ReadableStream({ start: (controller) => controller.error() }), { headers: { "content-type": "application/json" } });
     }
     if (scripted.kind === "hang") {
-      return new Promise<Response>((resolve) => signal.addEventListener("abort", () => resolve(new Response(null, { status: 499 }))));
+      return new Promise<Response>((resolve) => signal.addEventListener("abort", () => {
+        this.aborted++;
+        resolve(new Response(null, { status: 499 }));
+      }));
     }
     const includeThoughts = body.request?.generationConfig?.thinkingConfig?.includeThoughts === true;
     const traceId = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
