@@ -2,7 +2,7 @@
 // Starts a fast mock upstream, the floor (fetch + pipe, no parsing) and jellycli as the compiled
 // binary with its default config, drives each with the same load (wrk when installed — Debian's
 // `wrk` package — else a built-in loader), and prints one table. Options:
-//   --duration S (5)  --connections N (32)  --no-compile (use dist/jellycli as it is)
+//   --duration S (5)  --connections N (32)  --warmup S (1, not counted)  --no-compile (use dist/jellycli as it is)
 //   --streams N       instead: N concurrent streams against an upstream sending one event per
 //                     second for --stream-seconds (30); peak RSS, keep-alive punctuality, completions
 // Everything it starts is stopped at the end, on Ctrl-C too.
@@ -135,10 +135,14 @@ interface Load {
 
 const hasWrk = Bun.spawnSync(["sh", "-c", "command -v wrk"]).exitCode === 0;
 
+/** Seconds of the same load, not counted, before each measured run: the JIT compiles the hot path first. */
+const WARMUP = Number(option("warmup", "1"));
+
 async function load(url: string, body: string): Promise<Load> {
   if (hasWrk) {
     const script = join(mkdtempSync(join(tmpdir(), "jellycli-wrk-")), "post.lua");
     writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`);
+    if (WARMUP > 0) Bun.spawnSync(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${WARMUP}s`, "-s", script, url], { stdout: "ignore", stderr: "ignore" });
     const run = Bun.spawnSync(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${DURATION}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
     const out = run.stdout.toString();
     const ms = (label: string) => {
@@ -149,19 +153,24 @@ async function load(url: string, body: string): Promise<Load> {
     };
     return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: ms("50"), p99: ms("99"), errors: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) };
   }
-  // Without wrk: CONNECTIONS loops of fetch for DURATION seconds.
+  // Without wrk: CONNECTIONS loops of fetch, WARMUP seconds uncounted, then DURATION seconds.
   const latencies: number[] = [];
   let errors = 0;
-  const end = performance.now() + DURATION * 1000;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (performance.now() < end) {
-      const started = performance.now();
-      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body }).catch(() => undefined);
-      await response?.arrayBuffer();
-      if (!response?.ok) errors++;
-      latencies.push(performance.now() - started);
-    }
-  }));
+  const loop = (seconds: number, counted: boolean) => {
+    const end = performance.now() + seconds * 1000;
+    return Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const started = performance.now();
+        const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body }).catch(() => undefined);
+        await response?.arrayBuffer();
+        if (!counted) continue;
+        if (!response?.ok) errors++;
+        latencies.push(performance.now() - started);
+      }
+    }));
+  };
+  await loop(WARMUP, false);
+  await loop(DURATION, true);
   latencies.sort((a, b) => a - b);
   return { rps: latencies.length / DURATION, p50: latencies[Math.floor(latencies.length / 2)] ?? Number.NaN, p99: latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN, errors };
 }
