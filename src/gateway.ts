@@ -38,6 +38,7 @@ import { shareAdminSessions } from "./shared/sessions.ts";
 import { sharedResponses } from "./shared/responses.ts";
 import { sharedLogins } from "./shared/logins.ts";
 import { AdminAuth } from "./http/routes/admin.ts";
+import { startHeapHygiene } from "./heap.ts";
 
 export interface GatewayOptions {
   fetch?: typeof fetch;
@@ -293,6 +294,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   await bus?.start();
 
   let server: ReturnType<typeof Bun.serve> | undefined;
+  let heap: { stop(): void } | undefined;
   return {
     store,
     backends: [...backends.values()],
@@ -301,6 +303,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       healthChecker.start();
       keys.start();
       usage.start(config.usage_flush_interval_ms);
+      heap = startHeapHygiene({
+        openStreams: () => metrics.openStreams,
+        onCollect: (pauseMs, streams) => log.debug("full collection while many streams are open", { ms: Math.round(pauseMs), streams }),
+      });
       const { hostname, port } = splitBindAddress(config.bind_address);
       try {
         server = Bun.serve({
@@ -324,6 +330,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       watcher.stop();
       healthChecker.stop();
       keys.stop();
+      heap?.stop();
       await server?.stop(true);
       usage.stop();
       await store.flush();
