@@ -4,13 +4,6 @@
 // interval; the ticker runs only while some watch exists. Precision is one tick.
 export const TICK_MS = 250;
 
-interface Entry {
-  last: number;
-  active: boolean;
-  readonly every: number;
-  readonly fire: () => void;
-}
-
 const entries = new Set<Entry>();
 let clock = performance.now();
 let timer: ReturnType<typeof setInterval> | undefined;
@@ -40,28 +33,38 @@ export interface Watch {
   stop(): void;
 }
 
+/** A watch is one object (methods on the prototype, not closures): thousands are open at once. */
+class Entry implements Watch {
+  last = clock;
+  active = true;
+  constructor(readonly every: number, readonly fire: () => void) {}
+
+  touch(): void {
+    this.last = clock;
+  }
+
+  pause(): void {
+    this.active = false;
+  }
+
+  resume(): void {
+    this.last = clock;
+    this.active = true;
+  }
+
+  stop(): void {
+    entries.delete(this);
+  }
+}
+
 /** Calls `fire` after every `everyMs` of silence (± one tick) until stopped. */
 export function watchSilence(everyMs: number, fire: () => void): Watch {
   clock = performance.now();
-  const entry: Entry = { last: clock, active: true, every: everyMs, fire };
+  const entry = new Entry(everyMs, fire);
   entries.add(entry);
   if (!timer) {
     timer = setInterval(tick, TICK_MS);
     timer.unref?.();
   }
-  return {
-    touch: () => {
-      entry.last = clock;
-    },
-    pause: () => {
-      entry.active = false;
-    },
-    resume: () => {
-      entry.last = clock;
-      entry.active = true;
-    },
-    stop: () => {
-      entries.delete(entry);
-    },
-  };
+  return entry;
 }

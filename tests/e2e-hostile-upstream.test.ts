@@ -63,6 +63,20 @@ describe("hostile upstreams", () => {
     expect((await readJson(response)).error).toBeDefined();
   });
 
+  test("a unary answer that stops half-way is cut off after idle_timeout, and the gateway keeps serving", async () => {
+    const { gateway } = await start({ max_retries: 0 });
+    const started = Date.now();
+    const response = await native(gateway, "hostile-stall", "generateContent");
+    expect(response.status).toBe(504);
+    expect((await readJson(response)).error.message).toContain("timed out");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    // The gateway hung up on the upstream (its request signal fires on the server's side).
+    for (const deadline = Date.now() + 1_000; hostile.stallsAborted === 0 && Date.now() < deadline;) await Bun.sleep(20);
+    expect(hostile.stallsAborted).toBe(1);
+    expect((await native(gateway, "gemini-2.5-flash", "generateContent")).status).toBe(200);
+  });
+
   test("malformed events are skipped; the well-formed ones arrive", async () => {
     const { gateway } = await start();
     const body = await (await native(gateway, "hostile-malformed")).text();

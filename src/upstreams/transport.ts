@@ -4,7 +4,7 @@
 import { GatewayError } from "../hub.ts";
 import { networkError, parseGoogleError } from "./upstream-error.ts";
 import type { CallObserver } from "./types.ts";
-import { watchSilence } from "../ticker.ts";
+import { watchSilence, type Watch } from "../ticker.ts";
 
 /** A whole non-streamed answer (an image-generation answer fits with room to spare). */
 export const MAX_UNARY_BYTES = 32 * 1024 * 1024;
@@ -43,6 +43,65 @@ export class Transport {
 
   /** Sends the request; non-2xx answers become the GatewayError `parseError` makes of them. */
   async open(url: string, init: RequestInit, what: string, options: OpenOptions = {}): Promise<OpenedCall> {
+    const headerDeadline = options.unary ? this.options.idleTimeoutMs : this.options.connectTimeoutMs;
+    const { response, controller, deadline } = await this.send(url, init, what, headerDeadline, options);
+    deadline.stop();
+    const state = { finished: false };
+    const body = this.readBody(response, controller, what, state);
+    // Hanging up on an upstream that already finished would only cost an abort per call.
+    return {
+      response, body: options.observe?.response ? recordInto(options.observe.response, body) : body,
+      abort: () => state.finished || controller.abort(),
+      fail: (reason) => controller.abort(reason),
+    };
+  }
+
+  /**
+   * The whole body as text, up to MAX_UNARY_BYTES. A unary answer arrives all at once when
+   * generation ends, so the headers and then the body each get the idle budget — one deadline,
+   * restarted when the headers arrive, serves both.
+   */
+  async text(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<{ response: Response; text: string }> {
+    const { response, controller, deadline } = await this.send(url, init, what, this.options.idleTimeoutMs, options);
+    const reading = `${what} (reading the answer)`;
+    deadline.touch();
+    try {
+      const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+      if (declared > MAX_UNARY_BYTES) {
+        controller.abort();
+        throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
+      }
+      if (declared >= 0 && !options.observe?.response) {
+        // Length known and within bounds: one native read.
+        try {
+          return { response, text: await response.text() };
+        } catch (error) {
+          throw networkError(controller.signal.reason instanceof GatewayError ? controller.signal.reason : error, reading);
+        }
+      }
+    } finally {
+      deadline.stop();
+    }
+    const state = { finished: false };
+    const body = this.readBody(response, controller, what, state);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of options.observe?.response ? recordInto(options.observe.response, body) : body) {
+      size += chunk.byteLength;
+      if (size > MAX_UNARY_BYTES) {
+        controller.abort();
+        throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
+      }
+      chunks.push(chunk);
+    }
+    return { response, text: Buffer.concat(chunks).toString("utf8") };
+  }
+
+  /**
+   * One call up to its response headers: its own AbortController, linked to the client's signal,
+   * and a silence deadline that aborts it (the caller stops or restarts it once headers arrived).
+   */
+  private async send(url: string, init: RequestInit, what: string, deadlineMs: number, options: OpenOptions): Promise<{ response: Response; controller: AbortController; deadline: Watch }> {
     const controller = new AbortController();
     // The client's signal reaches this call through a listener, not AbortSignal.any(): a composite
     // signal per upstream call cost about a tenth of a request's CPU in `bun run bench`. Bun never
@@ -50,66 +109,27 @@ export class Transport {
     const client = init.signal;
     if (client?.aborted) controller.abort(client.reason);
     else client?.addEventListener("abort", () => controller.abort(client.reason), { once: true });
-    const signal = controller.signal;
-    const headerDeadline = options.unary ? this.options.idleTimeoutMs : this.options.connectTimeoutMs;
-    const waiting = watchSilence(headerDeadline, () => controller.abort(timeoutReason(what)));
+    let headersArrived = false;
+    const deadline = watchSilence(deadlineMs, () => controller.abort(timeoutReason(headersArrived ? `${what} (reading the answer)` : what)));
     const observe = options.observe;
     if (observe?.request && typeof init.body === "string") observe.request(init.body);
     let response: Response;
     try {
-      response = await this.options.fetch(url, { ...init, signal });
+      response = await this.options.fetch(url, { ...init, signal: controller.signal });
+      headersArrived = true;
     } catch (error) {
-      throw networkError(signal.reason instanceof GatewayError ? signal.reason : error, what);
-    } finally {
-      waiting.stop();
+      deadline.stop();
+      throw networkError(controller.signal.reason instanceof GatewayError ? controller.signal.reason : error, what);
     }
     if (!response.ok) {
+      deadline.stop();
       // Bounded in size and in time: an upstream that drips its error body one byte a second
       // gets connect_timeout to say what went wrong, then is parsed on what it said.
       const text = await this.readError(response, controller);
       observe?.response?.(text);
       throw (options.parseError ?? parseGoogleError)(response.status, text, response.headers);
     }
-    const state = { finished: false };
-    const body = this.readBody(response, controller, what, state);
-    // Hanging up on an upstream that already finished would only cost an abort per call.
-    return {
-      response, body: observe?.response ? recordInto(observe.response, body) : body,
-      abort: () => state.finished || controller.abort(),
-      fail: (reason) => controller.abort(reason),
-    };
-  }
-
-  /** open() then the whole body as text, up to MAX_UNARY_BYTES. */
-  async text(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<{ response: Response; text: string }> {
-    const call = await this.open(url, init, what, { ...options, unary: true });
-    const declared = Number(call.response.headers.get("content-length") ?? Number.NaN);
-    if (declared > MAX_UNARY_BYTES) {
-      call.abort();
-      throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
-    }
-    if (declared >= 0 && !options.observe?.response) {
-      // Length known and within bounds: one native read, one deadline.
-      const idle = watchSilence(this.options.idleTimeoutMs, () => call.fail(timeoutReason(`${what} (reading the answer)`)));
-      try {
-        return { response: call.response, text: await call.response.text() };
-      } catch (error) {
-        throw networkError(error, `${what} (reading the answer)`);
-      } finally {
-        idle.stop();
-      }
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of call.body) {
-      size += chunk.byteLength;
-      if (size > MAX_UNARY_BYTES) {
-        call.abort();
-        throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
-      }
-      chunks.push(chunk);
-    }
-    return { response: call.response, text: Buffer.concat(chunks).toString("utf8") };
+    return { response, controller, deadline };
   }
 
   private async readError(response: Response, controller: AbortController): Promise<string> {

@@ -9,6 +9,8 @@ export class HostileServer {
   private server: ReturnType<typeof Bun.serve>;
   /** Requests seen, by path (image fetches count here too). */
   readonly hits = new Map<string, number>();
+  /** hostile-stall answers whose reader hung up (the gateway's idle deadline fired). */
+  stallsAborted = 0;
 
   constructor() {
     this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
@@ -81,6 +83,23 @@ export class HostileServer {
             controller.enqueue(body.subarray(index, ++index));
           },
         }), { status: 500, headers: { "content-type": "application/json" } });
+      }
+      case "hostile-stall": {
+        // A unary answer: headers and half a body at once, then silence.
+        const half = encoder.encode(`{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`.padEnd(100, "A"));
+        let sent = false;
+        const server = this;
+        return new Response(new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (!sent) {
+              sent = true;
+              return controller.enqueue(half);
+            }
+            await new Promise((resolve) => signal.addEventListener("abort", resolve));
+            server.stallsAborted++;
+            controller.close();
+          },
+        }), { headers: { "content-type": "application/json", "content-length": "200" } });
       }
       case "hostile-malformed":
         return sse((async function* () {
