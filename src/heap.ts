@@ -19,7 +19,6 @@ export interface HeapHygieneOptions {
   /** How often the condition is looked at. */
   checkEveryMs?: number;
   collect?: () => void;
-  now?: () => number;
   /** Told about each forced collection (debug log). */
   onCollect?: (pauseMs: number, openStreams: number) => void;
 }
@@ -43,7 +42,7 @@ export function startHeapHygiene(options: HeapHygieneOptions): { stop(): void } 
     maxShare: options.maxShare ?? HEAP_DEFAULTS.maxShare,
     minIntervalMs: options.minIntervalMs ?? HEAP_DEFAULTS.minIntervalMs,
   };
-  const now = options.now ?? (() => performance.now());
+  const now = () => performance.now();
   const collect = options.collect ?? (() => Bun.gc(true));
   const last: LastCollection = { at: now(), pauseMs: 0 };
   const timer = setInterval(() => {

@@ -31,8 +31,6 @@ export interface OpenedCall {
 export type ErrorParser = (status: number, text: string, headers: Headers) => GatewayError;
 
 export interface OpenOptions {
-  /** A unary answer arrives all at once when generation ends, so its wait is the idle budget. */
-  unary?: boolean;
   parseError?: ErrorParser;
   /** Told what was sent and what came back (full request logs). */
   observe?: CallObserver;
@@ -41,16 +39,17 @@ export interface OpenOptions {
 export class Transport {
   constructor(private readonly options: TransportOptions) {}
 
-  /** Sends the request; non-2xx answers become the GatewayError `parseError` makes of them. */
+  /**
+   * Sends a streamed request (headers due within connect_timeout, then the idle deadline per read);
+   * non-2xx answers become the GatewayError `parseError` makes of them.
+   */
   async open(url: string, init: RequestInit, what: string, options: OpenOptions = {}): Promise<OpenedCall> {
-    const headerDeadline = options.unary ? this.options.idleTimeoutMs : this.options.connectTimeoutMs;
-    const { response, controller, deadline } = await this.send(url, init, what, headerDeadline, options);
+    const { response, controller, deadline } = await this.send(url, init, what, this.options.connectTimeoutMs, options);
     deadline.stop();
-    const state = { finished: false };
-    const body = this.readBody(response, controller, what, state);
+    const { body, state } = this.bodyOf(response, controller, what, options);
     // Hanging up on an upstream that already finished would only cost an abort per call.
     return {
-      response, body: options.observe?.response ? recordInto(options.observe.response, body) : body,
+      response, body,
       abort: () => state.finished || controller.abort(),
       fail: (reason) => controller.abort(reason),
     };
@@ -61,36 +60,33 @@ export class Transport {
    * generation ends, so the headers and then the body each get the idle budget — one deadline,
    * restarted when the headers arrive, serves both.
    */
-  async text(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<{ response: Response; text: string }> {
+  async text(url: string, init: RequestInit, what: string, options: OpenOptions = {}): Promise<{ response: Response; text: string }> {
     const { response, controller, deadline } = await this.send(url, init, what, this.options.idleTimeoutMs, options);
-    const reading = `${what} (reading the answer)`;
     deadline.touch();
     try {
       const declared = Number(response.headers.get("content-length") ?? Number.NaN);
       if (declared > MAX_UNARY_BYTES) {
         controller.abort();
-        throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
+        throw tooLarge(what);
       }
       if (declared >= 0 && !options.observe?.response) {
         // Length known and within bounds: one native read.
         try {
           return { response, text: await response.text() };
         } catch (error) {
-          throw networkError(controller.signal.reason instanceof GatewayError ? controller.signal.reason : error, reading);
+          throw networkError(whyFailed(controller, error), `${what} (reading the answer)`);
         }
       }
     } finally {
       deadline.stop();
     }
-    const state = { finished: false };
-    const body = this.readBody(response, controller, what, state);
     const chunks: Uint8Array[] = [];
     let size = 0;
-    for await (const chunk of options.observe?.response ? recordInto(options.observe.response, body) : body) {
+    for await (const chunk of this.bodyOf(response, controller, what, options).body) {
       size += chunk.byteLength;
       if (size > MAX_UNARY_BYTES) {
         controller.abort();
-        throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
+        throw tooLarge(what);
       }
       chunks.push(chunk);
     }
@@ -119,7 +115,7 @@ export class Transport {
       headersArrived = true;
     } catch (error) {
       deadline.stop();
-      throw networkError(controller.signal.reason instanceof GatewayError ? controller.signal.reason : error, what);
+      throw networkError(whyFailed(controller, error), what);
     }
     if (!response.ok) {
       deadline.stop();
@@ -153,13 +149,20 @@ export class Transport {
   }
 
   /** open() then the whole body as JSON. */
-  async json<T>(url: string, init: RequestInit, what: string, options: Omit<OpenOptions, "unary"> = {}): Promise<T> {
+  async json<T>(url: string, init: RequestInit, what: string, options: OpenOptions = {}): Promise<T> {
     const { text } = await this.text(url, init, what, options);
     try {
       return JSON.parse(text) as T;
     } catch {
       throw new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream answered with invalid JSON` });
     }
+  }
+
+  /** The body as it is read (and recorded, for full request logs); `state.finished` once it all arrived. */
+  private bodyOf(response: Response, controller: AbortController, what: string, options: OpenOptions): { body: AsyncGenerator<Uint8Array>; state: { finished: boolean } } {
+    const state = { finished: false };
+    const body = this.readBody(response, controller, what, state);
+    return { body: options.observe?.response ? recordInto(options.observe.response, body) : body, state };
   }
 
   /** Body bytes; the idle deadline counts only while a read is pending, not while the consumer works. */
@@ -177,7 +180,7 @@ export class Transport {
         try {
           result = await reader.read();
         } catch (error) {
-          throw networkError(controller.signal.reason instanceof GatewayError ? controller.signal.reason : error, `${what} (reading the answer)`);
+          throw networkError(whyFailed(controller, error), `${what} (reading the answer)`);
         }
         idle.pause();
         if (result.done) {
@@ -211,6 +214,15 @@ async function* recordInto(record: (text: string) => void, body: AsyncGenerator<
     record(Buffer.concat(kept).toString("utf8") + (size > MAX_RECORD_BYTES ? `…(${size - MAX_RECORD_BYTES} more bytes not kept)` : ""));
     await body.return(undefined);
   }
+}
+
+/** Our own abort (a deadline) says why; anything else is what fetch threw. */
+function whyFailed(controller: AbortController, error: unknown): unknown {
+  return controller.signal.reason instanceof GatewayError ? controller.signal.reason : error;
+}
+
+function tooLarge(what: string): GatewayError {
+  return new GatewayError({ status: 502, code: "bad_upstream_response", kind: "transient", message: `${what}: the upstream's answer is larger than ${MAX_UNARY_BYTES} bytes` });
 }
 
 function timeoutReason(what: string): GatewayError {
